@@ -1,0 +1,208 @@
+"""The schema of Symphony's configuration: one pydantic model per section.
+
+These models are the single source of truth for keys, types, defaults and descriptions: the loader
+validates merged layers against them and :mod:`engine.config.reference` renders the user reference
+from them. Every model is strict at this trust boundary (unknown keys are errors, ``"4"`` is not
+an integer nor ``1`` a boolean) and frozen. Defaults
+must not depend on the machine (the generated reference has to be stable). This module must not
+read files or the environment.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+__all__ = [
+    "AideConfig",
+    "ArtifactRetention",
+    "CoreConfig",
+    "EditorConfig",
+    "ExplorerConfig",
+    "ExtensionsConfig",
+    "IdeConfig",
+    "IpcConfig",
+    "ModelConfig",
+    "SymphonyConfig",
+]
+
+LogLevel = Literal["debug", "info", "warning", "error"]
+Autosave = Literal["off", "on_focus_change", "after_delay"]
+Transport = Literal["unix", "tcp"]
+
+
+class _Section(BaseModel):
+    """Common settings of every configuration model."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+class CoreConfig(_Section):
+    """Engine-wide settings."""
+
+    log_level: LogLevel = Field("info", description="Minimum level of log records that are kept.")
+    data_dir: str | None = Field(
+        None,
+        description="User-level data directory; unset means the platform's user data directory.",
+    )
+    state_dir: str = Field(
+        ".symphony",
+        description="Project state directory (databases, artifacts), relative to the workspace.",
+    )
+    concurrency: int = Field(
+        4,
+        ge=1,
+        description="Maximum number of melody steps and extension calls run at once "
+        "(the default is 4 on every machine, whatever its CPU count).",
+    )
+    request_timeout_s: float = Field(
+        30.0, gt=0, description="Default timeout, in seconds, of a request to the engine."
+    )
+
+
+class EditorConfig(_Section):
+    """Editor preferences."""
+
+    tab_size: int = Field(4, ge=1, le=16, description="Width of a tab stop, in columns.")
+    insert_spaces: bool = Field(True, description="Insert spaces instead of a tab character.")
+    word_wrap: bool = Field(False, description="Wrap long lines at the edge of the editor.")
+    line_numbers: bool = Field(True, description="Show line numbers in the gutter.")
+    autosave: Autosave = Field("off", description="When unsaved edits are written to disk.")
+    autosave_delay_ms: int = Field(
+        1000, ge=0, description="Idle time before saving when `autosave` is `after_delay`."
+    )
+
+
+class ExplorerConfig(_Section):
+    """File explorer preferences."""
+
+    show_hidden: bool = Field(
+        False, description="Show files and folders whose name starts with `.`."
+    )
+    respect_gitignore: bool = Field(True, description="Hide paths matched by `.gitignore` files.")
+    exclude: list[str] = Field(
+        default_factory=lambda: [".git", "__pycache__", ".symphony", ".venv", "node_modules"],
+        description="Names of files and folders never shown.",
+    )
+
+
+class IdeConfig(_Section):
+    """Settings of the terminal workspace."""
+
+    theme: str = Field("symphony-dark", description="Name of the colour theme.")
+    keymap: str = Field("default", description="Name of the key binding set.")
+    editor: EditorConfig = Field(default_factory=EditorConfig, description="Editor preferences.")
+    explorer: ExplorerConfig = Field(
+        default_factory=ExplorerConfig, description="File explorer preferences."
+    )
+
+
+class ExtensionsConfig(_Section):
+    """Where extensions come from and which ones run."""
+
+    dirs: list[str] = Field(
+        default_factory=list, description="Extra directories searched for extension folders."
+    )
+    enabled: list[str] = Field(
+        default_factory=list, description="Extensions to activate; empty means all installed."
+    )
+    disabled: list[str] = Field(
+        default_factory=list, description="Extensions never activated (wins over `enabled`)."
+    )
+    marketplace_index: str | None = Field(
+        None, description="URL of the extension marketplace index; unset disables the marketplace."
+    )
+    activation_timeout_s: float = Field(
+        10.0, gt=0, description="Seconds an extension may take to activate before it is failed."
+    )
+
+
+class ModelConfig(_Section):
+    """One AI model endpoint (an instrument's backend)."""
+
+    base_url: str = Field(description="Base URL of the model's HTTP API.")
+    model: str = Field(description="Model name sent to the API.")
+    api_key_env: str | None = Field(
+        None, description="Environment variable holding the API key; unset sends no key."
+    )
+    max_tokens: int | None = Field(
+        None, ge=1, description="Maximum tokens per reply; unset uses the API's default."
+    )
+    temperature: float | None = Field(
+        None, ge=0, le=2, description="Sampling temperature; unset uses the API's default."
+    )
+    timeout_s: float = Field(60.0, gt=0, description="Seconds to wait for a reply.")
+
+
+class ArtifactRetention(_Section):
+    """How long artifacts are kept and where old ones go."""
+
+    hot_days: int = Field(7, ge=0, description="Days artifacts stay in the fast local store.")
+    warm_days: int = Field(
+        30,
+        ge=0,
+        description="Days artifacts stay on local disk before they expire or go cold; "
+        "at least `hot_days`.",
+    )
+    budget_mb: int = Field(
+        2048, ge=1, description="Disk budget of the local artifact store, in MiB."
+    )
+    cold_url: str | None = Field(
+        None, description="Archive location for expired artifacts; unset deletes them."
+    )
+
+    @model_validator(mode="after")
+    def _warm_after_hot(self) -> ArtifactRetention:
+        if self.warm_days < self.hot_days:
+            raise ValueError(
+                f"warm_days ({self.warm_days}) must not be less than hot_days ({self.hot_days})"
+            )
+        return self
+
+
+class AideConfig(_Section):
+    """AI assistance: model endpoints and artifact retention."""
+
+    default_model: str | None = Field(
+        None, description="Model used when none is named (usually a key of `aide.models`)."
+    )
+    models: dict[str, ModelConfig] = Field(
+        default_factory=dict, description="Model endpoints by name."
+    )
+    artifacts: ArtifactRetention = Field(
+        default_factory=ArtifactRetention, description="Artifact retention."
+    )
+
+
+class IpcConfig(_Section):
+    """Out-of-process bus settings."""
+
+    transport: Transport = Field(
+        "unix", description="`unix` (domain socket) or `tcp` (loopback, the portable fallback)."
+    )
+    max_frame_bytes: int = Field(
+        16 * 1024 * 1024, ge=1024, description="Largest frame accepted, in bytes."
+    )
+    rate_limit_per_s: float = Field(
+        2000.0, gt=0, description="Messages per second allowed from one peer (token refill rate)."
+    )
+    rate_burst: int = Field(
+        500, ge=1, description="Token bucket size: the burst one peer may send."
+    )
+    heartbeat_s: float = Field(5.0, gt=0, description="Seconds between heartbeats.")
+    request_timeout_ms: int = Field(
+        30000, ge=1, description="Default timeout of an IPC request, in milliseconds."
+    )
+
+
+class SymphonyConfig(_Section):
+    """The whole configuration; every key has a default, so an empty configuration is valid."""
+
+    core: CoreConfig = Field(default_factory=CoreConfig, description="Engine-wide settings.")
+    ide: IdeConfig = Field(default_factory=IdeConfig, description="Terminal workspace settings.")
+    extensions: ExtensionsConfig = Field(
+        default_factory=ExtensionsConfig, description="Extension sources and activation."
+    )
+    aide: AideConfig = Field(default_factory=AideConfig, description="AI models and artifacts.")
+    ipc: IpcConfig = Field(default_factory=IpcConfig, description="Out-of-process bus.")

@@ -1,0 +1,7 @@
+"""``python -m symphony_cli`` is the same as ``symphony``."""
+
+from __future__ import annotations
+
+from symphony_cli.main import main
+
+main()

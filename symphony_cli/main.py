@@ -1,0 +1,135 @@
+"""Entry point of the ``symphony`` command.
+
+``symphony [PATH]`` opens the TUI on PATH (default: the current folder); sub-commands run
+headless. User errors print one clear message on stderr and exit 2 (SPEC §1 exit codes).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from engine import __version__
+from engine.types.errors import EXIT_INTERRUPTED, SymphonyError, UsageError
+from symphony_cli import config_cmd, doctor
+from symphony_cli.output import emit_json, fail, out
+
+app = typer.Typer(
+    name="symphony",
+    help="Symphony: a terminal-native, AI-first development environment.\n\n"
+    "Run `symphony [PATH]` to open the workspace at PATH (default: the current folder).",
+    no_args_is_help=False,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+app.add_typer(config_cmd.app, name="config")
+
+SetOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--set",
+        metavar="KEY=VALUE",
+        help="Override a configuration value (highest layer), e.g. --set ide.theme=symphony-light."
+        " Repeatable.",
+    ),
+]
+
+
+@app.callback()
+def _root(ctx: typer.Context, set_: SetOption = None) -> None:
+    ctx.obj = {"overrides": list(set_ or [])}
+
+
+@app.command("open", hidden=True)
+def open_workspace(
+    ctx: typer.Context,
+    path: Annotated[Path, typer.Argument(help="Folder to open.")] = Path(),
+) -> None:
+    """Open the TUI on PATH."""
+    from symphony_cli.launch import run_tui
+
+    workspace = resolve_workspace(path)
+    overrides = ctx.obj["overrides"]
+    # Validate configuration before the screen switches, so errors read like any CLI error.
+    from engine.config import load_config
+
+    config = load_config(workspace, overrides=overrides)
+    raise SystemExit(run_tui(workspace, overrides, config))
+
+
+@app.command()
+def version(
+    json_: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Print Symphony's version."""
+    import platform
+
+    info = {"symphony": __version__, "python": platform.python_version(), "platform": sys.platform}
+    if json_:
+        emit_json(info)
+    else:
+        out(f"symphony {__version__} (Python {info['python']}, {info['platform']})")
+
+
+app.command()(doctor.doctor)
+
+
+def resolve_workspace(path: Path) -> Path:
+    """The absolute workspace folder for PATH, or a UsageError naming what is wrong."""
+    resolved = path.expanduser().resolve()
+    if not resolved.exists():
+        raise UsageError(f"{path}: no such folder")
+    if not resolved.is_dir():
+        raise UsageError(f"{path}: not a folder")
+    return resolved
+
+
+_OPTIONS_WITH_VALUE = {"--set"}
+# Checked against the real command table by tests/cli/test_cli.py.
+SUBCOMMANDS = frozenset({"open", "version", "doctor", "config"})
+
+
+def route(args: list[str]) -> list[str]:
+    """Insert the hidden ``open`` command when the first positional is not a sub-command.
+
+    Click cannot mix an optional positional argument with sub-commands on one group, so
+    ``symphony``, ``symphony .`` and ``symphony --set k=v ~/proj`` are rewritten to ``open``.
+    """
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg in ("-h", "--help"):
+            return args
+        if arg in _OPTIONS_WITH_VALUE:
+            i += 2
+            continue
+        if arg == "--":
+            return [*args[:i], "open", *args[i:]]
+        if arg.startswith("-"):
+            i += 1
+            continue
+        if arg in SUBCOMMANDS:
+            return args
+        return [*args[:i], "open", *args[i:]]
+    return [*args, "open"]
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point."""
+    args = route(list(sys.argv[1:] if argv is None else argv))
+    try:
+        app(args=args, prog_name="symphony")
+    except SymphonyError as e:
+        fail(e)
+    except KeyboardInterrupt:
+        sys.stderr.write("symphony: interrupted\n")
+        raise SystemExit(EXIT_INTERRUPTED) from None
+
+
+if __name__ == "__main__":
+    main()

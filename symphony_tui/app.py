@@ -1,0 +1,264 @@
+"""The Symphony application: composes the main screen, bindings and themes.
+
+Engine work never runs here: the app owns an :class:`EngineBridge` and reacts to the events it
+delivers. Screens own their own handlers.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+
+from engine.config import LoadedConfig, load_config
+from engine.config.paths import user_config_dir
+from engine.runtime import Engine
+from engine.types.errors import ThemeError
+from engine.types.messages import (
+    Command,
+    ConfigChanged,
+    ConfigRejected,
+    EngineFailed,
+    EngineStarted,
+    Event,
+    GetHealth,
+    HealthChanged,
+    HealthReport,
+    HealthStatus,
+    ReloadConfig,
+    SetConfigValue,
+)
+from symphony_tui.bridge import CommandReplied, EngineBridge, EngineEvents
+from symphony_tui.commands import SymphonyCommands
+from symphony_tui.screens.health import HealthScreen
+from symphony_tui.screens.main import MainScreen
+from symphony_tui.theme_files import themes_health
+from symphony_tui.themes import FALLBACK_THEME, textual_themes
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping, Sequence
+    from pathlib import Path
+
+    from textual.screen import Screen
+
+#: How often the status bar re-checks engine health, in seconds.
+HEALTH_INTERVAL = 10.0
+
+
+class SymphonyApp(App[int]):
+    """Symphony's terminal UI for one workspace."""
+
+    TITLE = "Symphony"
+    # A mode (not get_default_screen) so Textual loads the screen's .tcss file.
+    DEFAULT_MODE = "workspace"
+    COMMANDS = {SymphonyCommands}
+    BINDINGS = [
+        Binding("ctrl+q", "quit", "Quit", tooltip="Quit Symphony", priority=True),
+        Binding("ctrl+t", "change_theme", "Theme", tooltip="Change the colour theme"),
+        Binding("f2", "show_health", "Health", tooltip="Show engine health"),
+        Binding("ctrl+c", "help_quit", show=False, system=True),
+    ]
+
+    def __init__(
+        self,
+        workspace: Path,
+        *,
+        overrides: Sequence[str] = (),
+        env: Mapping[str, str] | None = None,
+        config: LoadedConfig | None = None,
+        watch_config: bool = True,
+    ) -> None:
+        super().__init__()
+        self.workspace = workspace.resolve()
+        self.loaded = config or load_config(self.workspace, overrides=overrides, env=env)
+        self.engine = Engine(
+            self.workspace, overrides=overrides, env=env, watch_config=watch_config
+        )
+        self.bridge = EngineBridge(self.engine, self)
+        self.last_health: HealthReport | None = None
+        self._persisted_theme = ""
+        self._health_modal_wanted = False
+        self._install_themes()
+        self.add_mode("workspace", self._make_main_screen)
+
+    # --- composition -------------------------------------------------------------------------
+
+    def _install_themes(self) -> None:
+        for name in list(self.available_themes):
+            self.unregister_theme(name)
+        themes, self.theme_errors = textual_themes(self.workspace, user_config_dir())
+        for theme in themes:
+            self.register_theme(theme)
+        wanted = self.loaded.config.ide.theme
+        if wanted not in self.available_themes:
+            self.theme_errors.append(_missing_theme(wanted, sorted(self.available_themes)))
+            wanted = FALLBACK_THEME
+        self.theme = wanted
+        self._persisted_theme = wanted
+
+    def _make_main_screen(self) -> MainScreen:
+        explorer = self.loaded.config.ide.explorer
+        return MainScreen(
+            self.workspace,
+            exclude=list(explorer.exclude),
+            respect_gitignore=explorer.respect_gitignore,
+            show_hidden=explorer.show_hidden,
+        )
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        # Theme and Quit are offered by SymphonyCommands with Symphony's wording.
+        for command in super().get_system_commands(screen):
+            if command.title not in ("Theme", "Quit"):
+                yield command
+
+    @property
+    def main_screen(self) -> MainScreen | None:
+        """The workspace screen, if it is installed."""
+        for screen in self.screen_stack:
+            if isinstance(screen, MainScreen):
+                return screen
+        return None
+
+    def on_mount(self) -> None:
+        for error in self.theme_errors:
+            self.notify(str(error), title="Theme skipped", severity="warning", timeout=10)
+        self.watch(self, "theme", self._on_theme_changed, init=False)
+        self.bridge.start()
+        self.set_interval(HEALTH_INTERVAL, self.refresh_health)
+
+    def on_unmount(self) -> None:
+        self.bridge.stop()
+
+    # --- engine events -----------------------------------------------------------------------
+
+    def on_engine_events(self, _message: EngineEvents) -> None:
+        for event in self.bridge.drain():
+            self.handle_engine_event(event)
+
+    def handle_engine_event(self, event: Event) -> None:
+        """Reflect one engine event in the UI."""
+        screen = self.main_screen
+        if isinstance(event, EngineStarted):
+            self.refresh_health()
+        elif isinstance(event, EngineFailed):
+            if screen:
+                screen.set_health("failed", event.failed_phase)
+            self.notify(
+                event.reason,
+                title=f"Engine failed to start ({event.failed_phase})",
+                severity="error",
+                timeout=30,
+            )
+        elif isinstance(event, ConfigChanged):
+            self._apply_config_change(event)
+        elif isinstance(event, ConfigRejected):
+            if screen:
+                screen.set_config_problem(event.message.splitlines()[0])
+            self.notify(
+                event.message, title="Configuration change ignored", severity="error", timeout=15
+            )
+            self.refresh_health()
+        elif isinstance(event, HealthChanged):
+            self.refresh_health()
+
+    def _apply_config_change(self, event: ConfigChanged) -> None:
+        self.loaded = self.engine_config_or(self.loaded)
+        screen = self.main_screen
+        if screen:
+            screen.set_config_problem("")
+        keys = set(event.changed_keys)
+        if "ide.theme" in keys:
+            name = str(event.values.get("ide.theme", self.loaded.config.ide.theme))
+            if name in self.available_themes:
+                self._persisted_theme = name
+                self.theme = name
+            else:
+                self.notify(
+                    str(_missing_theme(name, sorted(self.available_themes))), severity="warning"
+                )
+        if screen and any(k.startswith("ide.explorer.") for k in keys):
+            explorer = self.loaded.config.ide.explorer
+            screen.reload_explorer(
+                exclude=list(explorer.exclude),
+                respect_gitignore=explorer.respect_gitignore,
+                show_hidden=explorer.show_hidden,
+            )
+        self.notify(", ".join(event.changed_keys), title="Configuration reloaded", timeout=4)
+        self.refresh_health()
+
+    def engine_config_or(self, fallback: LoadedConfig) -> LoadedConfig:
+        """The engine's current configuration, or ``fallback`` before it has loaded."""
+        service = self.engine.config_service
+        return service.current if service is not None else fallback
+
+    def on_command_replied(self, message: CommandReplied) -> None:
+        if message.error is not None:
+            self.notify(
+                str(message.error),
+                title=f"{type(message.command).__name__} failed",
+                severity="error",
+            )
+            return
+        if isinstance(message.reply, HealthReport):
+            self._show_health(message.reply)
+        elif isinstance(message.command, ReloadConfig):
+            detail = getattr(message.reply, "detail", "")
+            self.notify(detail or "configuration reloaded", title="Reload configuration")
+
+    # --- actions -----------------------------------------------------------------------------
+
+    def send(self, command: Command) -> None:
+        """Send a command to the engine; the reply arrives as :class:`CommandReplied`."""
+        self.bridge.send(command)
+
+    def refresh_health(self) -> None:
+        """Ask the engine for its health (the status bar updates on reply)."""
+        if self.engine.ready and not self.engine.failed:
+            self.send(GetHealth())
+
+    def _show_health(self, report: HealthReport) -> None:
+        self.last_health = report
+        screen = self.main_screen
+        if screen:
+            troubled = [c.name for c in report.components if c.status is not HealthStatus.HEALTHY]
+            screen.set_health(report.status.value, ", ".join(troubled))
+        if self._health_modal_wanted:
+            self._health_modal_wanted = False
+            themes = themes_health(self.workspace, user_config_dir())
+            full = HealthReport(components=(*report.components, themes))
+            self.push_screen(HealthScreen(full))
+
+    def action_show_health(self) -> None:
+        """Open the engine health modal."""
+        if self.engine.failed:
+            self.notify(
+                self.engine.report.render(), title="Engine failed to start", severity="error"
+            )
+            return
+        self._health_modal_wanted = True
+        self.refresh_health()
+
+    def action_reload_config(self) -> None:
+        """Re-read every configuration layer now."""
+        self.send(ReloadConfig())
+
+    def _on_theme_changed(self, name: str) -> None:
+        """Keep the status bar in step and save a theme the user picked to the user config."""
+        screen = self.main_screen
+        if screen:
+            screen.set_theme_name(name)
+        if name != self._persisted_theme and self.engine.ready and not self.engine.failed:
+            self._persisted_theme = name
+            self.send(SetConfigValue(key="ide.theme", value=name, layer="user"))
+
+
+def _missing_theme(name: str, available: list[str]) -> ThemeError:
+    return ThemeError(f"theme {name!r} is not installed (available: {', '.join(available)})")
+
+
+def run(workspace: Path, overrides: Sequence[str] = (), config: LoadedConfig | None = None) -> int:
+    """Run the app until the user quits; returns the exit code."""
+    app = SymphonyApp(workspace, overrides=overrides, config=config)
+    result = app.run()
+    return result if isinstance(result, int) else app.return_code or 0

@@ -1,0 +1,119 @@
+"""The one bridge between the engine and the UI (STYLE 11).
+
+Engine events arrive on bus delivery threads; the bridge buffers them and posts a single
+:class:`EngineEvents` message to the app, which drains the buffer on the UI thread. While the
+UI is busy, events accumulate and are delivered as one batch, so a burst of engine events costs
+one Textual message rather than thousands (``post_message`` tops out near 30k/s). Commands go
+the other way with :meth:`EngineBridge.send`; the reply comes back as :class:`CommandReplied`.
+Widgets never touch the engine or the bus: they post messages, and the app calls the bridge.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from typing import TYPE_CHECKING, Any
+
+from textual.message import Message
+
+from engine.types.errors import SymphonyError
+from engine.types.messages import Command, EngineFailed, Envelope, Event, command_topic
+from engine.types.messages import Message as EngineMessage
+
+if TYPE_CHECKING:
+    from textual.message_pump import MessagePump
+
+    from engine.bus import PendingReply, Subscription
+    from engine.runtime import Engine
+
+#: Most events held while the UI is busy; older ones are dropped (the UI only needs the latest
+#: state, and the count of dropped events is shown in the engine health detail).
+MAX_BUFFERED_EVENTS = 10_000
+
+
+class EngineEvents(Message):
+    """Engine events are waiting; call :meth:`EngineBridge.drain` to take them."""
+
+
+class CommandReplied(Message):
+    """The engine answered a command sent through the bridge."""
+
+    def __init__(
+        self, command: Command, reply: EngineMessage | None, error: SymphonyError | None
+    ) -> None:
+        super().__init__()
+        self.command = command
+        self.reply = reply
+        self.error = error
+
+
+class EngineBridge:
+    """Connect one engine to one Textual message target (normally the app)."""
+
+    def __init__(self, engine: Engine, target: MessagePump) -> None:
+        self.engine = engine
+        self._target = target
+        self._lock = threading.Lock()
+        self._buffer: deque[Event] = deque(maxlen=MAX_BUFFERED_EVENTS)
+        self._posted = False
+        self.dropped = 0
+        self._subscription: Subscription | None = None
+
+    def start(self) -> None:
+        """Subscribe to engine events and start the engine off the UI thread."""
+        self._subscription = self.engine.subscribe(self._on_envelope, "evt.*")
+        self.engine.on_failure(self._push)
+        self.engine.start_background()
+
+    def stop(self) -> None:
+        """Stop listening and shut the engine down."""
+        if self._subscription is not None:
+            self._subscription.cancel()
+            self._subscription = None
+        self.engine.stop()
+
+    # --- engine → UI -------------------------------------------------------------------------
+
+    def _on_envelope(self, envelope: Envelope) -> None:
+        if isinstance(envelope.payload, Event):
+            self._push(envelope.payload)
+
+    def _push(self, event: Event | EngineFailed) -> None:
+        with self._lock:
+            if len(self._buffer) == self._buffer.maxlen:
+                self.dropped += 1
+            self._buffer.append(event)
+            if self._posted:
+                return
+            self._posted = True
+        self._target.post_message(EngineEvents())
+
+    def drain(self) -> list[Event]:
+        """Take every buffered event, oldest first (call on the UI thread)."""
+        with self._lock:
+            events = list(self._buffer)
+            self._buffer.clear()
+            self._posted = False
+        return events
+
+    # --- UI → engine -------------------------------------------------------------------------
+
+    def send(self, command: Command, *, timeout: float = 30.0) -> None:
+        """Send a command; the reply arrives later as :class:`CommandReplied`."""
+        try:
+            pending = self.engine.bus.request_async(
+                command_topic(command), command, timeout=timeout
+            )
+        except SymphonyError as e:
+            self._target.post_message(CommandReplied(command, None, e))
+            return
+
+        def done(p: PendingReply) -> None:
+            try:
+                reply: Any = p.result(0)
+            except SymphonyError as e:
+                self._target.post_message(CommandReplied(command, None, e))
+            else:
+                self._target.post_message(CommandReplied(command, reply, None))
+
+        pending.add_done_callback(done)

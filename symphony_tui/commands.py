@@ -1,0 +1,69 @@
+"""Symphony's commands in the command palette (STYLE 14).
+
+Each command names an app action, so the palette, key bindings and tests share one code path.
+Extension-contributed commands will join here through the same provider.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+from textual.command import DiscoveryHit, Hit, Hits, Provider
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+
+@dataclass(frozen=True)
+class PaletteCommand:
+    """One palette entry: its title, help text and the app action it runs."""
+
+    title: str
+    help: str
+    action: str
+
+
+COMMANDS: tuple[PaletteCommand, ...] = (
+    PaletteCommand("Toggle sidebar", "Show or hide the explorer sidebar", "screen.toggle_sidebar"),
+    PaletteCommand("Focus explorer", "Move focus to the file explorer", "screen.focus_explorer"),
+    PaletteCommand("Close tab", "Close the active preview tab", "screen.close_tab"),
+    PaletteCommand(
+        "Change theme", "Pick a colour theme (saved to your user config)", "change_theme"
+    ),
+    PaletteCommand("Engine health", "Show every engine component's health", "show_health"),
+    PaletteCommand(
+        "Reload configuration", "Re-read every configuration layer now", "reload_config"
+    ),
+    PaletteCommand("Quit", "Quit Symphony", "quit"),
+)
+
+
+class SymphonyCommands(Provider):
+    """Offers :data:`COMMANDS` first, then Textual's system commands (keys, screenshot…).
+
+    One provider for both keeps the palette's order stable (``App.COMMANDS`` is a set).
+    """
+
+    def _entries(self) -> list[tuple[str, str, Callable[[], Any]]]:
+        entries: list[tuple[str, str, Callable[[], Any]]] = [
+            (c.title, c.help, partial(self.app.run_action, c.action)) for c in COMMANDS
+        ]
+        entries.extend(
+            (s.title, s.help, s.callback) for s in self.app.get_system_commands(self.screen)
+        )
+        return entries
+
+    async def discover(self) -> Hits:
+        """Every command, shown when the palette opens with an empty query."""
+        for title, help_text, callback in self._entries():
+            yield DiscoveryHit(title, callback, help=help_text)
+
+    async def search(self, query: str) -> Hits:
+        """Commands whose title matches ``query``, best first."""
+        matcher = self.matcher(query)
+        for title, help_text, callback in self._entries():
+            score = matcher.match(title)
+            if score > 0:
+                yield Hit(score, matcher.highlight(title), callback, help=help_text)

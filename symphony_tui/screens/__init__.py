@@ -1,0 +1,1 @@
+"""Screens of the Symphony TUI; each owns its handlers and its ``.tcss`` file."""

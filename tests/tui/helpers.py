@@ -1,0 +1,21 @@
+"""Helpers for Pilot tests."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+
+from textual.pilot import Pilot
+
+
+async def wait_for(
+    pilot: Pilot[object], predicate: Callable[[], bool], timeout: float = 10.0
+) -> None:
+    """Let the app run until ``predicate()`` holds, or fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout} s")
+        await pilot.pause(0.05)
+        await asyncio.sleep(0)
