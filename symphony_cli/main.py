@@ -51,14 +51,18 @@ def open_workspace(
     path: Annotated[Path, typer.Argument(help="Folder to open.")] = Path(),
 ) -> None:
     """Open the TUI on PATH."""
+    from engine.config import load_config
     from symphony_cli.launch import run_tui
 
     workspace = resolve_workspace(path)
     overrides = ctx.obj["overrides"]
     # Validate configuration before the screen switches, so errors read like any CLI error.
-    from engine.config import load_config
-
     config = load_config(workspace, overrides=overrides)
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        raise UsageError(
+            "the workspace UI needs an interactive terminal; "
+            "for scripts use the sub-commands (symphony --help)"
+        )
     raise SystemExit(run_tui(workspace, overrides, config))
 
 

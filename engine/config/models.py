@@ -78,7 +78,9 @@ class ExplorerConfig(_Section):
     """File explorer preferences."""
 
     show_hidden: bool = Field(
-        False, description="Show files and folders whose name starts with `.`."
+        True,
+        description="Show files and folders whose name starts with `.` (those in `exclude` and"
+        " `.gitignore` stay hidden).",
     )
     respect_gitignore: bool = Field(True, description="Hide paths matched by `.gitignore` files.")
     exclude: list[str] = Field(

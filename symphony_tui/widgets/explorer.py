@@ -32,7 +32,7 @@ class Explorer(DirectoryTree):
         *,
         exclude: Iterable[str] = (),
         respect_gitignore: bool = True,
-        show_hidden: bool = False,
+        show_hidden: bool = True,
         id: str | None = None,
     ) -> None:
         self.rules = IgnoreRules(root, exclude=exclude, use_gitignore=respect_gitignore)
@@ -40,11 +40,10 @@ class Explorer(DirectoryTree):
         super().__init__(root, id=id)
 
     def filter_paths(self, paths: Iterable[Path]) -> Iterable[Path]:
-        """Hide ignored paths and, unless configured, dot-files (``.gitignore`` stays visible)."""
+        """Hide ignored and excluded paths, and dot-files when ``show_hidden`` is off."""
         keep = []
         for path in paths:
-            name = path.name
-            if not self.show_hidden and name.startswith(".") and name not in (".gitignore",):
+            if not self.show_hidden and path.name.startswith("."):
                 continue
             if self.rules.ignored(path):
                 continue

@@ -96,6 +96,12 @@ def test_opening_with_invalid_config_exits_2_before_the_ui_starts(workspace: Pat
     assert str(cfg) in result.stderr and "ide.tab_sise" in result.stderr
 
 
+def test_opening_without_a_terminal_says_so(workspace: Path) -> None:
+    result = symphony(str(workspace))
+    assert result.returncode == 2
+    assert "needs an interactive terminal" in result.stderr
+
+
 def test_malformed_set_is_a_usage_error(workspace: Path) -> None:
     result = symphony("--set", "noequals", "config", "show", cwd=workspace)
     assert result.returncode == 2

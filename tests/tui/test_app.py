@@ -157,3 +157,18 @@ async def test_ctrl_q_quits_with_exit_code_0(workspace: Path) -> None:
         await pilot.pause()
     assert app.return_code == 0
     assert app.engine.bus.closed
+
+
+async def test_explorer_settings_apply_live(workspace: Path) -> None:
+    cfg = workspace / ".symphony" / "config.toml"
+    cfg.parent.mkdir()
+    cfg.write_text("[ide.explorer]\nshow_hidden = false\n")
+    app = SymphonyApp(workspace)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: "main.py" in tree_labels(app))
+        assert ".gitignore" not in tree_labels(app)
+        await wait_for(pilot, lambda: app.screen.query_one(StatusBar).health == "healthy")
+        cfg.write_text('[ide.explorer]\nshow_hidden = true\nexclude = ["src"]\n')
+        await wait_for(pilot, lambda: ".gitignore" in tree_labels(app))
+        assert "src" not in tree_labels(app)
+        assert "main.py" in tree_labels(app)

@@ -97,13 +97,13 @@ def test_each_layer_overrides_the_one_below(workspace: Path, env: dict[str, str]
 
 
 def test_tables_merge_and_lists_replace(workspace: Path, env: dict[str, str]) -> None:
-    write_user(env, '[ide.explorer]\nexclude = ["a", "b"]\nshow_hidden = true\n')
+    write_user(env, '[ide.explorer]\nexclude = ["a", "b"]\nshow_hidden = false\n')
     write_project(workspace, '[ide.explorer]\nexclude = ["c"]\n')
 
     explorer = load_config(workspace, env=env).config.ide.explorer
 
     assert explorer.exclude == ["c"]
-    assert explorer.show_hidden is True
+    assert explorer.show_hidden is False
 
 
 def test_model_table_has_an_origin_per_leaf(workspace: Path, env: dict[str, str]) -> None:
