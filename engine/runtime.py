@@ -33,7 +33,9 @@ from engine.types.messages import (
     Envelope,
     GetConfig,
     GetHealth,
+    HealthChanged,
     HealthReport,
+    HealthStatus,
     Message,
     ReloadConfig,
     SetConfigValue,
@@ -87,6 +89,8 @@ class Engine:
         self._failure: BootstrapError | None = None
         self._stopped = False
         self._failure_listeners: list[Callable[[EngineFailed], None]] = []
+        self._health_lock = threading.Lock()
+        self._last_status: dict[str, HealthStatus] = {}
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -120,6 +124,7 @@ class Engine:
             # The bus was rolled back with the rest, so failure listeners hear it directly.
             self._announce_failure(report)
         else:
+            self._announce_health_changes()  # records the baseline
             self.bus.emit(
                 EngineStarted(
                     phases=tuple(r.timing() for r in report.results),
@@ -212,6 +217,15 @@ class Engine:
     def _on_config_event(self, event: ConfigChanged | ConfigRejected) -> None:
         if not self.bus.closed:
             self.bus.emit(event)
+            self._announce_health_changes()
+
+    def _announce_health_changes(self) -> None:
+        """Emit :class:`HealthChanged` for every component whose status moved."""
+        with self._health_lock:
+            for component in self._boot.health():
+                if self._last_status.get(component.name) not in (None, component.status):
+                    self.bus.emit(HealthChanged(component=component))
+                self._last_status[component.name] = component.status
 
     def _register_handlers(self, bus: Bus) -> None:
         handlers: dict[type[Command], Callable[[Any], Message]] = {
@@ -236,13 +250,7 @@ class Engine:
         )
 
     def _reload_config(self, _cmd: ReloadConfig) -> Ack:
-        service = self._service()
-        changed = service.reload()
-        if changed:
-            flat = service.current.flat()
-            self.bus.emit(
-                ConfigChanged(changed_keys=tuple(changed), values={k: flat.get(k) for k in changed})
-            )
+        changed = self._config.reload_now()
         return Ack(detail=f"{len(changed)} key(s) changed")
 
     def _set_config_value(self, cmd: SetConfigValue) -> Ack:

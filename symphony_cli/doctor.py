@@ -32,14 +32,16 @@ def doctor(
 
     root = resolve_workspace(workspace)
     engine = Engine(root, overrides=ctx.find_root().obj["overrides"], watch_config=False)
+    wanted: str | None = None
     try:
         engine.start()
         components = list(engine.health().components)
+        wanted = engine.config.ide.theme
     except BootstrapError:
         components = [*_failed_start(engine.report), environment_health()]
     finally:
         engine.stop()
-    components.append(themes_health(root))
+    components.append(themes_health(root, wanted=wanted))
     report = engine.report
     if json_:
         emit_json(
@@ -94,8 +96,10 @@ def _worst(components: list[ComponentHealth]) -> HealthStatus:
 
 
 def _summary(c: ComponentHealth) -> str:
-    """A short line of the most useful details."""
+    """A short line of the most useful details (none for a component that did not start)."""
     d = c.detail
+    if c.status is HealthStatus.UNHEALTHY:
+        return ""
     if c.name == "config":
         files = d.get("files") or []
         return "files: " + ", ".join(files) if files else "defaults only (no config files)"

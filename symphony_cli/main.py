@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 
 from engine import __version__
-from engine.types.errors import EXIT_INTERRUPTED, SymphonyError, UsageError
+from engine.types.errors import Interrupted, SymphonyError, UsageError
 from symphony_cli import config_cmd, doctor
 from symphony_cli.output import emit_json, fail, out
 
@@ -98,12 +98,39 @@ _OPTIONS_WITH_VALUE = {"--set"}
 SUBCOMMANDS = frozenset({"open", "version", "doctor", "config"})
 
 
+def hoist_global_options(args: list[str]) -> list[str]:
+    """Move ``--set KEY=VALUE`` given after a sub-command to the front, where click expects it.
+
+    ``symphony config show --set ide.theme=x`` then means what the user meant. Anything after
+    ``--`` is left alone.
+    """
+    front: list[str] = []
+    rest: list[str] = []
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg == "--":
+            rest.extend(args[i:])
+            break
+        if arg in _OPTIONS_WITH_VALUE and i + 1 < len(args):
+            front += [arg, args[i + 1]]
+            i += 2
+            continue
+        if any(arg.startswith(opt + "=") for opt in _OPTIONS_WITH_VALUE):
+            front.append(arg)
+        else:
+            rest.append(arg)
+        i += 1
+    return front + rest
+
+
 def route(args: list[str]) -> list[str]:
     """Insert the hidden ``open`` command when the first positional is not a sub-command.
 
     Click cannot mix an optional positional argument with sub-commands on one group, so
     ``symphony``, ``symphony .`` and ``symphony --set k=v ~/proj`` are rewritten to ``open``.
     """
+    args = hoist_global_options(args)
     i = 0
     while i < len(args):
         arg = args[i]
@@ -131,8 +158,7 @@ def main(argv: list[str] | None = None) -> None:
     except SymphonyError as e:
         fail(e)
     except KeyboardInterrupt:
-        sys.stderr.write("symphony: interrupted\n")
-        raise SystemExit(EXIT_INTERRUPTED) from None
+        fail(Interrupted("interrupted"))
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ from textual.binding import Binding
 from engine.config import LoadedConfig, load_config
 from engine.config.paths import user_config_dir
 from engine.runtime import Engine
-from engine.types.errors import ThemeError
+from engine.types.errors import ConfigError, RemoteError, ThemeError
 from engine.types.messages import (
     Command,
     ConfigChanged,
@@ -158,7 +158,6 @@ class SymphonyApp(App[int]):
             self.notify(
                 event.message, title="Configuration change ignored", severity="error", timeout=15
             )
-            self.refresh_health()
         elif isinstance(event, HealthChanged):
             self.refresh_health()
 
@@ -168,9 +167,12 @@ class SymphonyApp(App[int]):
         if screen:
             screen.set_config_problem("")
         keys = set(event.changed_keys)
+        news = list(event.changed_keys)
         if "ide.theme" in keys:
             name = str(event.values.get("ide.theme", self.loaded.config.ide.theme))
-            if name in self.available_themes:
+            if name == self.theme:
+                news.remove("ide.theme")  # the user's own pick coming back from the file
+            elif name in self.available_themes:
                 self._persisted_theme = name
                 self.theme = name
             else:
@@ -184,8 +186,10 @@ class SymphonyApp(App[int]):
                 respect_gitignore=explorer.respect_gitignore,
                 show_hidden=explorer.show_hidden,
             )
-        self.notify(", ".join(event.changed_keys), title="Configuration reloaded", timeout=4)
-        self.refresh_health()
+        if news:
+            self.notify(", ".join(news), title="Configuration reloaded", timeout=4)
+        elif not keys:
+            self.notify("the configuration is valid again", title="Configuration", timeout=4)
 
     def engine_config_or(self, fallback: LoadedConfig) -> LoadedConfig:
         """The engine's current configuration, or ``fallback`` before it has loaded."""
@@ -193,6 +197,11 @@ class SymphonyApp(App[int]):
         return service.current if service is not None else fallback
 
     def on_command_replied(self, message: CommandReplied) -> None:
+        if isinstance(message.error, ConfigError) or (
+            isinstance(message.error, RemoteError)
+            and message.error.remote_code.startswith("config")
+        ):
+            return  # the engine also announced ConfigRejected, which shows it
         if message.error is not None:
             self.notify(
                 str(message.error),
@@ -210,7 +219,7 @@ class SymphonyApp(App[int]):
 
     def send(self, command: Command) -> None:
         """Send a command to the engine; the reply arrives as :class:`CommandReplied`."""
-        self.bridge.send(command)
+        self.bridge.send(command, timeout=self.loaded.config.core.request_timeout_s)
 
     def refresh_health(self) -> None:
         """Ask the engine for its health (the status bar updates on reply)."""
@@ -251,6 +260,15 @@ class SymphonyApp(App[int]):
         if name != self._persisted_theme and self.engine.ready and not self.engine.failed:
             self._persisted_theme = name
             self.send(SetConfigValue(key="ide.theme", value=name, layer="user"))
+            origin = self.loaded.origins.get("ide.theme")
+            if origin is not None and origin.layer in ("project", "env", "cli"):
+                self.notify(
+                    f"Saved to your user config, but {origin.source} sets ide.theme and wins"
+                    " there: this theme lasts for this session only.",
+                    title="Theme",
+                    severity="warning",
+                    timeout=10,
+                )
 
 
 def _missing_theme(name: str, available: list[str]) -> ThemeError:

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from engine.runtime import Engine
 
 #: Most events held while the UI is busy; older ones are dropped (the UI only needs the latest
-#: state, and the count of dropped events is shown in the engine health detail).
+#: state) and counted in :attr:`EngineBridge.dropped`.
 MAX_BUFFERED_EVENTS = 10_000
 
 

@@ -141,22 +141,28 @@ def load_themes(workspace: Path, user_config_dir: Path) -> tuple[list[ThemeSpec]
     return list(found.values()), errors
 
 
-def themes_health(workspace: Path, user_config_dir: Path | None = None) -> ComponentHealth:
-    """Health of the theme files: degraded when a file is invalid, unhealthy when none load."""
+def themes_health(
+    workspace: Path, user_config_dir: Path | None = None, *, wanted: str | None = None
+) -> ComponentHealth:
+    """Health of the theme files: degraded when a file is invalid or ``wanted`` is missing,
+    unhealthy when none load."""
     if user_config_dir is None:
         from engine.config.paths import user_config_dir as default_dir
 
         user_config_dir = default_dir()
     specs, errors = load_themes(workspace, user_config_dir)
     reasons = [f"skipped {e}" for e in errors]
+    names = sorted(s.name for s in specs)
+    if wanted is not None and specs and wanted not in names:
+        reasons.append(f"ide.theme is {wanted!r}, which is not installed; the UI falls back")
     if not specs:
         status = HealthStatus.UNHEALTHY
         reasons.append("no theme could be loaded")
     else:
-        status = HealthStatus.DEGRADED if errors else HealthStatus.HEALTHY
+        status = HealthStatus.DEGRADED if reasons else HealthStatus.HEALTHY
     return ComponentHealth(
         name="themes",
         status=status,
         reasons=tuple(reasons),
-        detail={"names": sorted(s.name for s in specs)},
+        detail={"names": names},
     )

@@ -11,7 +11,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from engine.types.codec import Codec
-from engine.types.errors import SymphonyError, UsageError
+from engine.types.errors import ConfigError, SymphonyError, UsageError
 from engine.types.messages import (
     ComponentHealth,
     ConfigChanged,
@@ -97,6 +97,26 @@ class ConfigPhase:
     def _relay(self, event: ConfigChanged | ConfigRejected) -> None:
         self.rejected = event if isinstance(event, ConfigRejected) else None
         self._on_event(event)
+
+    def reload_now(self) -> list[str]:
+        """Re-read every layer now, announcing the outcome like a file edit would.
+
+        Raises:
+            ConfigError: the configuration is invalid; the last good one stays in force.
+        """
+        if self.service is None:
+            raise SymphonyError("configuration is not loaded")
+        try:
+            changed = self.service.reload()
+        except ConfigError as e:
+            self._relay(ConfigRejected(message=str(e), source=e.source, key=e.key))
+            raise
+        if changed or self.rejected is not None:
+            flat = self.service.current.flat()
+            self._relay(
+                ConfigChanged(changed_keys=tuple(changed), values={k: flat.get(k) for k in changed})
+            )
+        return changed
 
     def stop(self) -> None:
         if self.service is not None:

@@ -151,6 +151,16 @@ def test_doctor_degraded_for_a_bad_theme_file_but_exit_0(workspace: Path) -> Non
     assert "broken.toml" in result.stdout and "colors.primary" in result.stdout
 
 
+def test_doctor_flags_a_configured_theme_that_is_not_installed(workspace: Path) -> None:
+    result = symphony(
+        "--set", "ide.theme=vapourwave", "doctor", cwd=workspace, env={"TERM": "xterm-256color"}
+    )
+    assert result.returncode == 0
+    assert (
+        "[!!] themes" in result.stdout and "'vapourwave', which is not installed" in result.stdout
+    )
+
+
 def test_config_show_origin_names_each_layer(workspace: Path, isolated_home: Path) -> None:
     user_cfg = isolated_home / "xdg_config_home" / "symphony" / "config.toml"
     user_cfg.parent.mkdir(parents=True)
@@ -187,6 +197,14 @@ def test_config_show_origin_names_each_layer(workspace: Path, isolated_home: Pat
         "layer": "project",
         "source": str(project_cfg),
     }
+
+
+def test_set_after_the_sub_command_works_too(workspace: Path) -> None:
+    result = symphony(
+        "config", "show", "--key", "ide.theme", "--set", "ide.theme=nocturne", cwd=workspace
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == 'ide.theme = "nocturne"'
 
 
 def test_config_show_key_filter(workspace: Path) -> None:

@@ -133,3 +133,27 @@ def test_config_edit_while_running_is_published_as_an_event(workspace: Path) -> 
         event = changes.get(timeout=10)
         assert event.changed_keys == ("core.log_level",)
         assert engine.config.core.log_level == "debug"
+
+
+def test_rejected_config_degrades_health_and_says_so(workspace: Path) -> None:
+    from engine.types.messages import ConfigRejected
+
+    cfg = workspace / ".symphony" / "config.toml"
+    cfg.parent.mkdir()
+    cfg.write_text("[core]\nlog_level = 'info'\n")
+    seen: queue.Queue[object] = queue.Queue()
+    with Engine(workspace, watch_config=False) as engine:
+        engine.subscribe(lambda env: seen.put(env.payload), "evt.*")
+        cfg.write_text("[core]\nlog_level = 'loud'\n")
+        with pytest.raises(RemoteError, match="core.log_level"):
+            engine.send(ReloadConfig())
+        kinds: dict[str, object] = {}
+        while len(kinds) < 2:
+            payload = seen.get(timeout=5)
+            kinds[type(payload).__name__] = payload
+        rejected = kinds["ConfigRejected"]
+        assert isinstance(rejected, ConfigRejected) and rejected.key == "core.log_level"
+        changed = kinds["HealthChanged"]
+        assert changed.component.name == "config"  # type: ignore[attr-defined]
+        assert changed.component.status is HealthStatus.DEGRADED  # type: ignore[attr-defined]
+        assert engine.config.core.log_level == "info"  # the last good config stays

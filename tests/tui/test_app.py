@@ -172,3 +172,28 @@ async def test_explorer_settings_apply_live(workspace: Path) -> None:
         await wait_for(pilot, lambda: ".gitignore" in tree_labels(app))
         assert "src" not in tree_labels(app)
         assert "main.py" in tree_labels(app)
+
+
+async def test_theme_pick_warns_when_a_higher_layer_decides(workspace: Path) -> None:
+    cfg = workspace / ".symphony" / "config.toml"
+    cfg.parent.mkdir()
+    cfg.write_text('[ide]\ntheme = "symphony-dark"\n')
+    app = SymphonyApp(workspace)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: app.screen.query_one(StatusBar).health == "healthy")
+        app.theme = "nocturne"
+        await wait_for(pilot, lambda: any("session only" in n.message for n in app._notifications))
+        assert str(cfg) in next(n.message for n in app._notifications if "session" in n.message)
+
+
+async def test_reload_command_with_invalid_config_shows_the_problem(workspace: Path) -> None:
+    app = SymphonyApp(workspace, watch_config=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        bar = app.screen.query_one(StatusBar)
+        await wait_for(pilot, lambda: bar.health == "healthy")
+        cfg = workspace / ".symphony" / "config.toml"
+        cfg.parent.mkdir()
+        cfg.write_text("[ide.editor]\ntab_size = 0\n")
+        await app.run_action("reload_config")
+        await wait_for(pilot, lambda: "ide.editor.tab_size" in bar.config_problem)
+        await wait_for(pilot, lambda: bar.health == "degraded")
