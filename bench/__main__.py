@@ -5,7 +5,7 @@ from __future__ import annotations
 import platform
 import sys
 
-from bench import bench_bus, bench_startup
+from bench import bench_artifacts, bench_bus, bench_startup
 from bench.common import print_table
 
 
@@ -15,6 +15,7 @@ def main() -> None:
         " each figure next to a baseline measured in the same run"
     )
     print_table("in-process bus", bench_bus.run())
+    print_table("artifact store", bench_artifacts.run())
     print_table(f"start-up (median of {bench_startup.RUNS} runs)", bench_startup.run())
 
 

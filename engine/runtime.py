@@ -20,6 +20,7 @@ from engine.bootstrap.components import (
     environment_health,
 )
 from engine.bus import Bus, Subscription
+from engine.bus.handlers import on_payload
 from engine.types.errors import BootstrapError, SymphonyError
 from engine.types.messages import (
     Ack,
@@ -31,6 +32,7 @@ from engine.types.messages import (
     EngineStarted,
     EngineStopped,
     Envelope,
+    Event,
     GetConfig,
     GetHealth,
     HealthChanged,
@@ -47,6 +49,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from engine.config import ConfigService
+from engine.pit.service import PitPhase
 
 
 class Engine:
@@ -76,12 +79,14 @@ class Engine:
             watch=watch_config,
             on_event=self._on_config_event,
         )
+        self._pit = PitPhase(self.workspace, lambda: self.config.aide.artifacts, self._emit_if_open)
         self._boot = Bootstrapper(
             [
                 TypesPhase(),
                 self._config,
                 WorkspacePhase(self.workspace, self._state_dir),
                 BusPhase(self.bus, self._register_handlers),
+                self._pit,
             ]
         )
         self._thread: threading.Thread | None = None
@@ -214,6 +219,15 @@ class Engine:
     def _state_dir(self) -> str:
         return str(self.config.core.state_dir)
 
+    def _emit_if_open(self, event: Event) -> None:
+        if not self.bus.closed:
+            self.bus.emit(event)
+
+    @property
+    def pit(self) -> PitPhase:
+        """The Pit phase, which owns the workspace's artifact store."""
+        return self._pit
+
     def _on_config_event(self, event: ConfigChanged | ConfigRejected) -> None:
         if not self.bus.closed:
             self.bus.emit(event)
@@ -235,7 +249,8 @@ class Engine:
             SetConfigValue: self._set_config_value,
         }
         for cls, fn in handlers.items():
-            bus.handle(command_topic(cls), _on_payload(fn))
+            bus.handle(command_topic(cls), on_payload(fn))
+        self._pit.register(bus)
 
     def _service(self) -> ConfigService:
         if self._config.service is None:
@@ -256,12 +271,3 @@ class Engine:
     def _set_config_value(self, cmd: SetConfigValue) -> Ack:
         path = self._service().set_value(cmd.key, cmd.value, cmd.layer)
         return Ack(detail=str(path))
-
-
-def _on_payload(fn: Callable[[Any], Message]) -> Callable[[Envelope], Message]:
-    """Adapt a command handler taking the payload to a bus handler taking the envelope."""
-
-    def handler(envelope: Envelope) -> Message:
-        return fn(envelope.payload)
-
-    return handler

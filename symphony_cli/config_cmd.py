@@ -8,21 +8,13 @@ from typing import Annotated, Any
 
 import typer
 
-from symphony_cli.output import emit_json, out, say
+from symphony_cli.output import WorkspaceOption, emit_json, load_workspace_config, out, say
 
 app = typer.Typer(help="Inspect and validate configuration.", no_args_is_help=True)
 
-WorkspaceOption = Annotated[
-    Path, typer.Option("--workspace", "-w", help="Workspace folder (default: current folder).")
-]
-
 
 def _load(ctx: typer.Context, workspace: Path) -> Any:
-    from engine.config import load_config
-    from symphony_cli.main import resolve_workspace
-
-    overrides = ctx.find_root().obj["overrides"]
-    return load_config(resolve_workspace(workspace), overrides=overrides)
+    return load_workspace_config(ctx, workspace)[1]
 
 
 def _literal(value: Any) -> str:

@@ -9,7 +9,7 @@ import typer
 
 from engine.types.errors import BootstrapError
 from engine.types.messages import ComponentHealth, HealthStatus
-from symphony_cli.output import emit_json, out
+from symphony_cli.output import WorkspaceOption, emit_json, out, resolve_workspace
 
 if TYPE_CHECKING:
     from engine.bootstrap import BootReport
@@ -20,14 +20,11 @@ _MARK = {HealthStatus.HEALTHY: "ok", HealthStatus.DEGRADED: "!!", HealthStatus.U
 def doctor(
     ctx: typer.Context,
     json_: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
-    workspace: Annotated[
-        Path, typer.Option("--workspace", "-w", help="Workspace folder (default: current folder).")
-    ] = Path(),
+    workspace: WorkspaceOption = Path(),
 ) -> None:
     """Check every component's health; exit 1 if one is unhealthy."""
     from engine.bootstrap.components import environment_health
     from engine.runtime import Engine
-    from symphony_cli.main import resolve_workspace
     from symphony_tui.theme_files import themes_health
 
     root = resolve_workspace(workspace)

@@ -14,8 +14,8 @@ import typer
 
 from engine import __version__
 from engine.types.errors import Interrupted, SymphonyError, UsageError
-from symphony_cli import config_cmd, doctor
-from symphony_cli.output import emit_json, fail, out
+from symphony_cli import artifacts_cmd, config_cmd, doctor
+from symphony_cli.output import emit_json, fail, out, resolve_workspace
 
 app = typer.Typer(
     name="symphony",
@@ -28,6 +28,7 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 app.add_typer(config_cmd.app, name="config")
+app.add_typer(artifacts_cmd.app, name="artifacts")
 
 SetOption = Annotated[
     list[str] | None,
@@ -83,19 +84,9 @@ def version(
 app.command()(doctor.doctor)
 
 
-def resolve_workspace(path: Path) -> Path:
-    """The absolute workspace folder for PATH, or a UsageError naming what is wrong."""
-    resolved = path.expanduser().resolve()
-    if not resolved.exists():
-        raise UsageError(f"{path}: no such folder")
-    if not resolved.is_dir():
-        raise UsageError(f"{path}: not a folder")
-    return resolved
-
-
 _OPTIONS_WITH_VALUE = {"--set"}
 # Checked against the real command table by tests/cli/test_cli.py.
-SUBCOMMANDS = frozenset({"open", "version", "doctor", "config"})
+SUBCOMMANDS = frozenset({"open", "version", "doctor", "config", "artifacts"})
 
 
 def hoist_global_options(args: list[str]) -> list[str]:

@@ -4,9 +4,37 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any, NoReturn
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
-from engine.types.errors import ConfigErrors, SymphonyError
+import typer
+
+from engine.types.errors import ConfigErrors, SymphonyError, UsageError
+
+if TYPE_CHECKING:
+    from engine.config import LoadedConfig
+
+WorkspaceOption = Annotated[
+    Path, typer.Option("--workspace", "-w", help="Workspace folder (default: current folder).")
+]
+
+
+def resolve_workspace(path: Path) -> Path:
+    """The absolute workspace folder for PATH, or a UsageError naming what is wrong."""
+    resolved = path.expanduser().resolve()
+    if not resolved.exists():
+        raise UsageError(f"{path}: no such folder")
+    if not resolved.is_dir():
+        raise UsageError(f"{path}: not a folder")
+    return resolved
+
+
+def load_workspace_config(ctx: typer.Context, workspace: Path) -> tuple[Path, LoadedConfig]:
+    """Resolve the workspace and load its configuration with the root ``--set`` overrides."""
+    from engine.config import load_config
+
+    root = resolve_workspace(workspace)
+    return root, load_config(root, overrides=ctx.find_root().obj["overrides"])
 
 
 def out(text: str = "") -> None:

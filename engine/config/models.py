@@ -140,6 +140,20 @@ class ModelConfig(_Section):
 class ArtifactRetention(_Section):
     """How long artifacts are kept and where old ones go."""
 
+    root: str = Field(
+        ".symphony/artifacts",
+        description="Folder of the artifact store; relative paths are inside the workspace.",
+    )
+    keep_tags: list[str] = Field(
+        default_factory=lambda: ["keep"],
+        description="Artifacts with any of these tags are never deleted by tiering.",
+    )
+    index_text_bytes: int = Field(
+        1_048_576,
+        ge=0,
+        description="How many bytes of a text artifact are indexed for full-text search.",
+    )
+
     hot_days: int = Field(7, ge=0, description="Days artifacts stay in the fast local store.")
     warm_days: int = Field(
         30,

@@ -44,7 +44,7 @@ def test_start_answers_commands_and_stop_leaves_no_threads(workspace: Path) -> N
     engine = Engine(workspace, watch_config=False)
     engine.subscribe(lambda env: events.put(env.payload))
     report = engine.start()
-    assert [r.name for r in report.results] == ["types", "config", "workspace", "bus"]
+    assert [r.name for r in report.results] == ["types", "config", "workspace", "bus", "pit"]
     assert isinstance(events.get(timeout=5), EngineStarted)
 
     health = engine.send(GetHealth())
@@ -78,6 +78,7 @@ def test_invalid_config_fails_start_up_rolls_back_and_tells_listeners(workspace:
         "config": "failed",
         "workspace": "skipped",
         "bus": "skipped",
+        "pit": "skipped",
     }
     engine.stop()
     assert engine_threads() == before
@@ -145,7 +146,7 @@ def test_rejected_config_degrades_health_and_says_so(workspace: Path) -> None:
     with Engine(workspace, watch_config=False) as engine:
         engine.subscribe(lambda env: seen.put(env.payload), "evt.*")
         cfg.write_text("[core]\nlog_level = 'loud'\n")
-        with pytest.raises(RemoteError, match="core.log_level"):
+        with pytest.raises(RemoteError, match=r"core\.log_level"):
             engine.send(ReloadConfig())
         kinds: dict[str, object] = {}
         while len(kinds) < 2:
@@ -157,3 +158,35 @@ def test_rejected_config_degrades_health_and_says_so(workspace: Path) -> None:
         assert changed.component.name == "config"  # type: ignore[attr-defined]
         assert changed.component.status is HealthStatus.DEGRADED  # type: ignore[attr-defined]
         assert engine.config.core.log_level == "info"  # the last good config stays
+
+
+def test_start_creates_no_store_until_an_artifact_is_put(workspace: Path) -> None:
+    from engine.pit.messages import (
+        ArtifactReply,
+        ArtifactSearchResults,
+        ArtifactStored,
+        GetArtifactInfo,
+        PutArtifact,
+        SearchArtifacts,
+    )
+
+    (workspace / "report.txt").write_text("all forty-two tests passed\n")
+    stored: queue.Queue[ArtifactStored] = queue.Queue()
+    with Engine(workspace, watch_config=False) as engine:
+        assert not (workspace / ".symphony").exists()
+        engine.subscribe(lambda env: stored.put(env.payload), "evt.ArtifactStored")
+        reply = engine.send(PutArtifact(path="report.txt", name="report", tags=("ci",)))
+        assert isinstance(reply, ArtifactReply)
+        assert reply.info.names == ("report@1",)
+        assert stored.get(timeout=5).info.hash == reply.info.hash
+        assert (workspace / ".symphony" / "artifacts" / "pit.db").exists()
+        found = engine.send(SearchArtifacts(query="forty"))
+        assert isinstance(found, ArtifactSearchResults)
+        assert [h.hash for h in found.hits] == [reply.info.hash]
+        again = engine.send(GetArtifactInfo(ref="report"))
+        assert isinstance(again, ArtifactReply) and again.info.tags == ("ci",)
+        with pytest.raises(RemoteError) as info:
+            engine.send(GetArtifactInfo(ref="nope"))
+        assert info.value.remote_code == "usage"
+        pit = next(c for c in engine.health().components if c.name == "pit")
+        assert pit.detail["artifacts"] == 1

@@ -1,0 +1,153 @@
+"""SQLite metadata of the artifact store: schema, connections and transactions.
+
+One database file (``pit.db``) in WAL mode, shared by threads and processes. Every thread gets
+its own connection; writes run inside ``BEGIN IMMEDIATE`` so concurrent writers queue on SQLite's
+lock (``busy_timeout``) instead of failing. The schema is versioned with ``PRAGMA user_version``.
+This module knows tables, not policy: the store and the stale manager hold the logic.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
+from engine.types.errors import ArtifactError
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from pathlib import Path
+
+SCHEMA_VERSION = 1
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS artifacts (
+    hash         TEXT PRIMARY KEY,            -- sha256 hex of the content
+    size         INTEGER NOT NULL,            -- bytes of the content
+    media_type   TEXT NOT NULL,
+    created_at   REAL NOT NULL,
+    tier         TEXT NOT NULL DEFAULT 'hot', -- hot | warm | cold | deleted
+    pinned       INTEGER NOT NULL DEFAULT 0,
+    last_access  REAL NOT NULL,
+    access_count INTEGER NOT NULL DEFAULT 0,
+    stored_size  INTEGER NOT NULL             -- bytes on disk in the current tier
+);
+CREATE INDEX IF NOT EXISTS artifacts_created ON artifacts(created_at);
+CREATE INDEX IF NOT EXISTS artifacts_tier ON artifacts(tier, last_access);
+
+CREATE TABLE IF NOT EXISTS producers (       -- who made it; one row per distinct producer
+    hash       TEXT NOT NULL REFERENCES artifacts(hash),
+    run        TEXT,
+    node       TEXT,
+    extension  TEXT,
+    model      TEXT,
+    created_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS producers_hash ON producers(hash);
+CREATE INDEX IF NOT EXISTS producers_run ON producers(run);
+
+CREATE TABLE IF NOT EXISTS edges (           -- lineage: parent was an input of child
+    parent TEXT NOT NULL,
+    child  TEXT NOT NULL,
+    PRIMARY KEY (parent, child)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS edges_child ON edges(child, parent);
+
+CREATE TABLE IF NOT EXISTS tags (
+    hash TEXT NOT NULL REFERENCES artifacts(hash),
+    tag  TEXT NOT NULL,
+    PRIMARY KEY (hash, tag)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS tags_tag ON tags(tag);
+
+CREATE TABLE IF NOT EXISTS names (           -- version chains of named artifacts
+    name       TEXT NOT NULL,
+    version    INTEGER NOT NULL,
+    hash       TEXT NOT NULL REFERENCES artifacts(hash),
+    created_at REAL NOT NULL,
+    PRIMARY KEY (name, version)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS names_hash ON names(hash);
+
+CREATE TABLE IF NOT EXISTS moves (           -- journal of tier moves in flight (crash recovery)
+    hash       TEXT PRIMARY KEY,
+    from_tier  TEXT NOT NULL,
+    to_tier    TEXT NOT NULL,
+    started_at REAL NOT NULL
+);
+
+CREATE VIRTUAL TABLE IF NOT EXISTS search USING fts5(
+    hash UNINDEXED, names, tags, media_type, producer, content,
+    tokenize = 'unicode61 remove_diacritics 2'
+);
+"""
+
+
+class Database:
+    """The metadata database of one store.
+
+    Args:
+        path: the SQLite file; its folder must exist.
+        busy_timeout_ms: how long a writer waits for another writer's lock.
+    """
+
+    def __init__(self, path: Path, *, busy_timeout_ms: int = 30_000) -> None:
+        self.path = path
+        self.busy_timeout_ms = busy_timeout_ms
+        self._local = threading.local()
+        self._all: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        conn = self.connection()
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise ArtifactError(
+                f"{path}: schema version {version} is newer than this Symphony"
+                f" ({SCHEMA_VERSION}); upgrade Symphony to open this store"
+            )
+        if version < SCHEMA_VERSION:
+            # One script in one IMMEDIATE transaction, so processes racing to create the
+            # store serialise here (executescript would commit an open transaction first).
+            conn.executescript(
+                f"BEGIN IMMEDIATE; {SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
+            )
+
+    def connection(self) -> sqlite3.Connection:
+        """This thread's connection (autocommit mode; use :meth:`write` for transactions)."""
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            try:
+                conn = sqlite3.connect(
+                    self.path, isolation_level=None, check_same_thread=False, timeout=60
+                )
+            except sqlite3.Error as e:
+                raise ArtifactError(f"{self.path}: cannot open the artifact database: {e}") from e
+            conn.row_factory = sqlite3.Row
+            conn.execute(f"PRAGMA busy_timeout = {self.busy_timeout_ms}")
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = NORMAL")
+            conn.execute("PRAGMA foreign_keys = ON")
+            self._local.conn = conn
+            with self._lock:
+                self._all.append(conn)
+        return conn
+
+    @contextmanager
+    def write(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction (``BEGIN IMMEDIATE`` … ``COMMIT``; rolled back on error)."""
+        conn = self.connection()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    def close(self) -> None:
+        """Close every connection this object opened."""
+        with self._lock:
+            conns, self._all = self._all, []
+        for conn in conns:
+            conn.close()
+        self._local = threading.local()
