@@ -175,13 +175,18 @@ class Engine:
         return self._ready.is_set()
 
     def stop(self) -> None:
-        """Stop every component in reverse start order. Idempotent."""
+        """Stop every component in reverse start order. Idempotent.
+
+        The bus closes first, joining its handler threads, so no command is still running
+        when the components it uses (the artifact store) shut down.
+        """
         if self._stopped:
             return
         self._stopped = True
         self._ready.wait(30)
         if self._failure is None and not self.bus.closed:
             self.bus.emit(EngineStopped())
+        self.bus.close()
         self._boot.stop()
 
     def __enter__(self) -> Engine:

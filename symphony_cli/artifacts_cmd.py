@@ -196,7 +196,7 @@ def show(
     """Show an artifact's metadata, lineage and tier (or a name's versions)."""
     with _store(ctx, workspace) as store:
         if versions:
-            chain = store.versions(ref.split("@", 1)[0])
+            chain = store.versions(re.sub(r"@\d+$", "", ref))  # names may contain '@'
             if json_:
                 emit_json(_plain(chain))
                 return
@@ -362,10 +362,15 @@ def tier(
     else:
         for move in report.moved:
             out(f"{move.hash[:12]}  {move.src.value} -> {move.dst.value}  {move.reason}")
+        for move, why in report.skipped:
+            out(f"{move.hash[:12]}  skipped {move.src.value} -> {move.dst.value}: {why}")
         for move, error in report.failed:
             out(f"{move.hash[:12]}  FAILED {move.src.value} -> {move.dst.value}: {error}")
         freed = _size(report.freed_local_bytes)
-        say(f"moved {len(report.moved)}, failed {len(report.failed)}, freed {freed} locally")
+        say(
+            f"moved {len(report.moved)}, skipped {len(report.skipped)},"
+            f" failed {len(report.failed)}, freed {freed} locally"
+        )
     if report.failed:
         raise typer.Exit(EXIT_FAILED)
 

@@ -6,6 +6,7 @@ headless. User errors print one clear message on stderr and exit 2 (SPEC §1 exi
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -13,7 +14,7 @@ from typing import Annotated
 import typer
 
 from engine import __version__
-from engine.types.errors import Interrupted, SymphonyError, UsageError
+from engine.types.errors import EXIT_FAILED, Interrupted, SymphonyError, UsageError
 from symphony_cli import artifacts_cmd, config_cmd, doctor
 from symphony_cli.output import emit_json, fail, out, resolve_workspace
 
@@ -150,6 +151,11 @@ def main(argv: list[str] | None = None) -> None:
         fail(e)
     except KeyboardInterrupt:
         fail(Interrupted("interrupted"))
+    except BrokenPipeError:
+        # The reader went away (`symphony artifacts get X | head`): stop quietly, like cat does,
+        # and keep Python from complaining again when it flushes stdout at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise SystemExit(EXIT_FAILED) from None
 
 
 if __name__ == "__main__":

@@ -189,3 +189,81 @@ def test_gc_dry_run_then_gc_removes_an_orphan(ws: Path) -> None:
     ok("artifacts", "gc", cwd=ws)
     assert not orphan.exists()
     assert ok("artifacts", "verify", cwd=ws) == ""
+
+
+def test_versions_of_a_name_with_an_at_sign(ws: Path) -> None:
+    ok("artifacts", "put", "log.txt", "--name", "report@nightly", cwd=ws)
+    ok("artifacts", "put", "fix.diff", "--name", "report@nightly", cwd=ws)
+    listed = ok("artifacts", "show", "report@nightly", "--versions", cwd=ws)
+    assert [line.split()[0] for line in listed.splitlines()] == [
+        "report@nightly@1",
+        "report@nightly@2",
+    ]
+    again = ok("artifacts", "show", "report@nightly@1", "--versions", cwd=ws)
+    assert again == listed
+
+
+def test_get_to_a_folder_is_a_usage_error(ws: Path) -> None:
+    ok("artifacts", "put", "log.txt", "--name", "log", cwd=ws)
+    (ws / "outdir").mkdir()
+    result = symphony("artifacts", "get", "log", "-o", "outdir", cwd=ws)
+    assert result.returncode == 2
+    assert "outdir" in result.stderr.decode()
+
+
+def test_get_to_a_file_keeps_its_mode_or_follows_the_umask(ws: Path) -> None:
+    ok("artifacts", "put", "log.txt", "--name", "log", cwd=ws)
+    mask = os.umask(0o022)
+    os.umask(mask)
+    ok("artifacts", "get", "log", "-o", "new.txt", cwd=ws)
+    assert (ws / "new.txt").stat().st_mode & 0o777 == 0o666 & ~mask
+    script = ws / "run.sh"
+    script.write_text("#!/bin/sh\n")
+    script.chmod(0o750)
+    ok("artifacts", "get", "log", "-o", "run.sh", cwd=ws)
+    assert script.stat().st_mode & 0o777 == 0o750
+    assert script.read_bytes() == (ws / "log.txt").read_bytes()
+
+
+def test_get_into_a_closed_pipe_stops_quietly(ws: Path) -> None:
+    (ws / "big.bin").write_bytes(os.urandom(3 << 20))
+    ok("artifacts", "put", "big.bin", "--name", "big", cwd=ws)
+    reader = subprocess.Popen(["head", "-c", "1"], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    writer = subprocess.run(
+        [sys.executable, "-m", "symphony_cli", "artifacts", "get", "big"],
+        cwd=ws,
+        stdout=reader.stdin,
+        stderr=subprocess.PIPE,
+        timeout=60,
+    )
+    assert reader.stdin is not None and reader.stdout is not None
+    reader.stdin.close()
+    assert len(reader.stdout.read()) == 1
+    reader.stdout.close()
+    reader.wait(timeout=10)
+    assert writer.returncode == 1
+    assert writer.stderr == b""
+
+
+def test_tier_reports_a_move_skipped_because_the_artifact_was_read(ws: Path) -> None:
+    from engine.pit.artifacts.store import ArtifactStore
+    from engine.pit.stale import StaleManager
+
+    digest = ok("artifacts", "put", "log.txt", cwd=ws).split()[0]
+    root = ws / ".symphony" / "artifacts"
+    db = sqlite3.connect(root / "pit.db")
+    with db:
+        db.execute("UPDATE artifacts SET last_access = ?", (time.time() - 10 * 86400,))
+    db.close()
+    from engine.config.models import ArtifactRetention
+
+    retention = ArtifactRetention()
+    with ArtifactStore(root) as store:
+        manager = StaleManager(store.db, store.tiers(), retention)
+        plan = manager.plan()
+        assert [m.hash for m in plan] == [digest]
+        store.get_bytes(digest)  # read after planning: the demotion must not happen
+        report = manager.apply(plan)
+        assert report.moved == () and report.failed == ()
+        assert [m.hash for m, _why in report.skipped] == [digest]
+        assert store.info(digest).tier == "hot"

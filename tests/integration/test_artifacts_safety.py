@@ -238,3 +238,55 @@ def test_gc_running_alongside_puts_from_threads_loses_nothing(tmp_path: Path) ->
         assert store.count() == 40
         report = store.verify()
         assert report.ok and report.orphans == ()
+
+
+_CLOSER = textwrap.dedent(
+    """
+    import sys, threading, time
+    from pathlib import Path
+    from engine.pit.artifacts import ArtifactStore, PutItem
+    from engine.types.errors import ArtifactError
+
+    store = ArtifactStore(Path(sys.argv[1]))
+    store.put_many(
+        PutItem(data=f"alpha beta {i} gamma {i % 7}".encode(), tags=("t",)) for i in range(2000)
+    )
+    errors = []
+
+    def worker(k):
+        try:
+            while True:
+                store.search("alpha gamma", limit=50)
+                store.search("beta", tags=["t"])
+                store.count()
+                store.put_bytes(f"w{k} {time.time()}".encode())
+        except ArtifactError as e:
+            if "closed" not in str(e):
+                errors.append(repr(e))
+        except Exception as e:
+            errors.append(repr(e))
+
+    threads = [threading.Thread(target=worker, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    time.sleep(0.3)
+    store.close()
+    for t in threads:
+        t.join()
+    print(errors)
+    sys.exit(1 if errors else 0)
+    """
+)
+
+
+def test_closing_a_store_that_threads_are_using_never_crashes(tmp_path: Path) -> None:
+    # Closing every thread's connection under a running statement used to segfault (rc -11).
+    for attempt in range(2):
+        result = subprocess.run(
+            [sys.executable, "-c", _CLOSER, str(tmp_path / f"store{attempt}")],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert result.returncode == 0, (result.returncode, result.stdout, result.stderr)

@@ -154,3 +154,88 @@ def test_snippet_comes_from_the_content_not_the_filter_words(store: ArtifactStor
     store.put_bytes(b"release notes mention ci once", tags=["ci"])
     (hit,) = store.search("release", tags=["ci"])
     assert hit.snippet.startswith("«release» notes")
+
+
+def test_a_nul_in_the_query_is_dropped(store: ArtifactStore) -> None:
+    from engine.pit.artifacts.search import to_fts_query
+
+    hit = store.put_bytes(b"nulbyte here").hash
+    assert to_fts_query("nul\0byte") == '"nulbyte"'
+    assert [h.hash for h in store.search("nul\0byte")] == [hit]
+    assert [h.hash for h in store.search("\0")] == [hit]  # no words: the newest
+    assert [h.hash for h in store.search("here", media_type="text/\0plain")] == []
+
+
+def test_a_prefix_shorter_than_three_characters_is_a_plain_word(store: ArtifactStore) -> None:
+    word = store.put_bytes(b"pa is a word here").hash
+    store.put_bytes(b"parser parsing party")
+    assert [h.hash for h in store.search("pa*")] == [word]
+    assert len(store.search("par*")) == 1
+
+
+def _mixed_store(store: ArtifactStore) -> float:
+    """300 artifacts in two batches (the later batch after the returned time)."""
+    words = ["alpha", "beta", "gamma", "delta"]
+    store.put_many(
+        PutItem(
+            data=" ".join(words[j % 4] for j in range(i % 7 + 1)).encode() + f" n{i}".encode(),
+            tags=("ci",) if i % 3 == 0 else (),
+            producer=Producer(run=f"run-{i % 5}"),
+        )
+        for i in range(200)
+    )
+    cutoff = time.time()
+    time.sleep(0.01)
+    store.put_many(
+        PutItem(
+            data=(FILLER * (i % 3) + " alpha gamma" * (i % 4 + 1) + f" late{i}").encode(),
+            tags=("ci",) if i % 2 else (),
+            producer=Producer(run=f"run-{i % 5}"),
+        )
+        for i in range(100)
+    )
+    return cutoff
+
+
+@pytest.mark.parametrize(
+    "query", ["alpha", "alpha gamma", "gam*", "beta delta", "late1", "alpha late*"]
+)
+def test_ranking_among_few_passing_artifacts_matches_the_windowed_path(
+    store: ArtifactStore, monkeypatch: pytest.MonkeyPatch, query: str
+) -> None:
+    from engine.pit.artifacts import search as search_mod
+
+    cutoff = _mixed_store(store)
+    for kw in ({"since": cutoff}, {"since": cutoff, "limit": 100}, {"since": cutoff, "limit": 3}):
+        monkeypatch.setattr(search_mod, "_RESTRICT_MAX", 0)
+        slow = store.search(query, **kw)  # type: ignore[arg-type]
+        monkeypatch.setattr(search_mod, "_RESTRICT_MAX", 10**9)
+        fast = store.search(query, **kw)  # type: ignore[arg-type]
+        assert [h.hash for h in fast] == [h.hash for h in slow]
+        assert [h.score for h in fast] == pytest.approx([h.score for h in slow])
+        # (the windowed path gives a hit matched only by a prefix no snippet; this one does)
+        assert all(f.snippet == s.snippet for f, s in zip(fast, slow, strict=True) if s.snippet)
+        assert all(h.snippet for h in fast)
+    for kw in ({"tags": ["ci"], "limit": 300}, {"producer": "run-3", "limit": 300}):
+        monkeypatch.setattr(search_mod, "_RESTRICT_MAX_PREFILTERED", 0)
+        slow = store.search(query, **kw)  # type: ignore[arg-type]
+        monkeypatch.setattr(search_mod, "_RESTRICT_MAX_PREFILTERED", 10**9)
+        fast = store.search(query, **kw)  # type: ignore[arg-type]
+        assert {h.hash for h in fast} == {h.hash for h in slow}
+
+
+def test_ranking_among_few_finds_rows_moved_by_a_rowid_collision(store: ArtifactStore) -> None:
+    from engine.pit.artifacts.search import _base_rowid, fts_rowid
+
+    a = store.put_bytes(b"collide alpha").hash
+    b = store.put_bytes(b"collide beta").hash
+    cutoff = time.time()
+    time.sleep(0.01)
+    c = store.put_bytes(b"collide gamma").hash
+    with store.db.write() as conn:
+        # c's row is pushed one slot up (as on a collision) and b's row takes c's slot.
+        conn.execute("UPDATE search SET rowid = ? WHERE hash = ?", (_base_rowid(c) + 1, c))
+        conn.execute("UPDATE search SET rowid = ? WHERE hash = ?", (_base_rowid(c), b))
+        assert fts_rowid(conn, c) == _base_rowid(c) + 1
+    assert [h.hash for h in store.search("collide", since=cutoff)] == [c]
+    assert {h.hash for h in store.search("collide")} == {a, b, c}

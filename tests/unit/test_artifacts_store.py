@@ -366,3 +366,45 @@ def test_a_stream_that_fails_midway_stores_nothing(store: ArtifactStore) -> None
         store.put_stream(Broken())  # type: ignore[arg-type]
     assert store.count() == 0
     assert list(layout.tmp_dir(store.root).iterdir()) == []
+
+
+def test_lineage_of_a_diamond_gives_each_edge_once_at_its_nearest_depth(
+    store: ArtifactStore,
+) -> None:
+    # a -> b, a -> c, b -> d, c -> d, d -> e, a -> e (shortcut)
+    a = store.put_bytes(b"a").hash
+    b = store.put_bytes(b"b", inputs=[a]).hash
+    c = store.put_bytes(b"c", inputs=[a]).hash
+    d = store.put_bytes(b"d", inputs=[b, c]).hash
+    e = store.put_bytes(b"e", inputs=[d, a]).hash
+    down = store.lineage(a, direction="down")
+    assert [(x.parent, x.child, x.depth) for x in down] == sorted(
+        [(a, b, 1), (a, c, 1), (a, e, 1), (b, d, 2), (c, d, 2), (d, e, 3)],
+        key=lambda t: (t[2], t[0], t[1]),
+    )
+    up = {(x.parent, x.child): x.depth for x in store.lineage(e, direction="up")}
+    assert up == {(d, e): 1, (a, e): 1, (b, d): 2, (c, d): 2, (a, b): 3, (a, c): 3}
+    assert {(x.parent, x.child) for x in store.lineage(e, direction="up", depth=2)} == {
+        (d, e),
+        (a, e),
+        (b, d),
+        (c, d),
+    }
+    both = {(x.parent, x.child): x.depth for x in store.lineage(d)}
+    assert both == {(b, d): 1, (c, d): 1, (d, e): 1, (a, b): 2, (a, c): 2}
+
+
+def test_lineage_of_a_large_graph_with_diamonds_is_complete(store: ArtifactStore) -> None:
+    n = 10_000
+    start = store.put_bytes(b"start").hash
+    nodes = [start] + [f"{i:064x}" for i in range(1, n)]
+    edges = [(nodes[i], nodes[j]) for i in range(n) for j in (i + 1, i + 2) if j < n]
+    with store.db.write() as conn:
+        conn.executemany("INSERT INTO edges(parent, child) VALUES (?, ?)", edges)
+    down = store.lineage(start, direction="down")
+    assert len(down) == len(edges)
+    depth = {(x.parent, x.child): x.depth for x in down}
+    assert depth[(nodes[0], nodes[2])] == 1
+    assert depth[(nodes[2], nodes[3])] == 2  # node 2 is reached at step 1, node 3 at step 2
+    assert depth[(nodes[n - 2], nodes[n - 1])] == (n - 2 + 1) // 2 + 1
+    assert len(store.lineage(start, direction="down", depth=3)) == 10

@@ -18,6 +18,7 @@ import contextlib
 import fcntl
 import hashlib
 import os
+import stat
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -226,11 +227,26 @@ def remove_dead_temp(path: Path) -> int | None:
         os.close(fd)
 
 
+def _umask() -> int:
+    """The process umask, read without changing it where the OS tells (Linux ``/proc``)."""
+    try:
+        with Path("/proc/self/status").open(encoding="ascii", errors="replace") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)  # (briefly process-wide; only where /proc says nothing)
+    os.umask(mask)
+    return mask
+
+
 def export(src: BinaryIO, dest: Path, digest: str) -> int:
     """Copy ``src`` to ``dest`` atomically, checking that it hashes to ``digest``.
 
     A temp file next to ``dest`` is written, fsynced and renamed over it, so ``dest`` holds
-    either its old content or all of the new, never a mix.
+    either its old content or all of the new, never a mix. An existing ``dest`` keeps its
+    permission bits; a new one gets ``0o666`` less the umask, as ``open`` would give it.
 
     Returns:
         The number of bytes written.
@@ -241,11 +257,16 @@ def export(src: BinaryIO, dest: Path, digest: str) -> int:
             untouched).
     """
     try:
+        mode = stat.S_IMODE(dest.stat().st_mode)  # keep an existing file's mode
+    except OSError:
+        mode = 0o666 & ~_umask()  # what open() would give a new file
+    try:
         fd, name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
     except OSError as e:
         raise UsageError(f"{dest}: cannot write there: {e.strerror or e}") from e
     temp = Path(name)
     try:
+        os.fchmod(fd, mode)
         hasher = hashlib.sha256()
         with os.fdopen(fd, "wb") as out:
             for chunk in read_chunks(src):

@@ -109,9 +109,11 @@ def record_put(
     in rowid order, which FTS5 appends without flushing a segment per row).
 
     Returns:
-        The tier the artifact had before (None if it is new). A non-hot artifact is set back to
-        hot, since the put just wrote its hot copy; the old warm copy becomes an orphan for
-        ``gc``. An artifact with a tier move in flight is left to that move.
+        The tier the artifact had before (None if it is new). Storing existing content is a use
+        (``last_access`` is set to ``now``). A non-hot artifact is set back to hot, since the put
+        just wrote its hot copy; the old warm copy becomes an orphan for ``gc``. A tier move
+        away from hot in flight is cancelled (see :func:`_cancel_demotion`); a move to hot is
+        left to finish.
     """
     created = conn.execute(
         "INSERT INTO artifacts(hash, size, media_type, created_at, tier, pinned, last_access,"
@@ -124,7 +126,10 @@ def record_put(
         previous = Tier(
             conn.execute("SELECT tier FROM artifacts WHERE hash = ?", (digest,)).fetchone()[0]
         )
-        moving = conn.execute("SELECT 1 FROM moves WHERE hash = ?", (digest,)).fetchone()
+        moving = _cancel_demotion(conn, digest)
+        conn.execute(
+            "UPDATE artifacts SET last_access = max(last_access, ?) WHERE hash = ?", (now, digest)
+        )
         if previous is not Tier.HOT and not moving:
             conn.execute(
                 "UPDATE artifacts SET tier = 'hot', stored_size = size WHERE hash = ?", (digest,)
@@ -176,6 +181,25 @@ def record_put(
     return previous
 
 
+def _cancel_demotion(conn: sqlite3.Connection, digest: str) -> bool:
+    """Cancel a tier move of ``digest`` away from hot that is in flight (inside the put's write).
+
+    The put has just placed (or found) the hot blob under the same write lock; deleting the
+    journal row makes the mover's switch, or its removal of the hot copy, fail, so the mover
+    drops only its own new copy (see :mod:`engine.pit.stale.moves`).
+
+    Returns:
+        Whether a move to hot is still in flight (the artifact is left to it).
+    """
+    row = conn.execute("SELECT to_tier FROM moves WHERE hash = ?", (digest,)).fetchone()
+    if row is None:
+        return False
+    if row[0] == Tier.HOT.value:
+        return True
+    conn.execute("DELETE FROM moves WHERE hash = ?", (digest,))
+    return False
+
+
 def info(conn: sqlite3.Connection, digest: str) -> ArtifactInfo:
     """Everything known about one artifact (by full hash)."""
     row = conn.execute(
@@ -225,41 +249,36 @@ def versions(conn: sqlite3.Connection, name: str) -> list[Version]:
     return [Version(name=r[0], version=r[1], hash=r[2], created_at=r[3]) for r in rows]
 
 
-# Walk from the start along one direction. UNION (not UNION ALL) drops repeated (hash, depth)
-# pairs and the depth bound stops the walk, so cycles terminate; without a depth limit the bound
-# is the size of the reachable set, which no shortest path can exceed.
-_REACH = {
-    "up": "SELECT e.parent FROM edges e JOIN reach r ON e.child = r.h",
-    "down": "SELECT e.child FROM edges e JOIN reach r ON e.parent = r.h",
-}
-_WALK = {
-    "up": (
-        "SELECT e.parent, w.d + 1 FROM edges e JOIN walk w ON e.child = w.h WHERE w.d < ?",
-        "SELECT e.parent, e.child, dist.d + 1 FROM edges e JOIN dist ON e.child = dist.h"
-        " WHERE dist.d < ?",
-    ),
-    "down": (
-        "SELECT e.child, w.d + 1 FROM edges e JOIN walk w ON e.parent = w.h WHERE w.d < ?",
-        "SELECT e.parent, e.child, dist.d + 1 FROM edges e JOIN dist ON e.parent = dist.h"
-        " WHERE dist.d < ?",
-    ),
+# Breadth-first walk from the start along one direction, one query per level (and per chunk of
+# the level, under SQLite's limit on bound variables). Each node is expanded once, at the level
+# it is first reached, so cycles end and diamonds cost nothing; each edge is met once, with the
+# depth of that level.
+_CHUNK = 500
+_STEP = {
+    "up": "SELECT parent, child FROM edges WHERE child IN ({})",
+    "down": "SELECT parent, child FROM edges WHERE parent IN ({})",
 }
 
 
 def _walk(conn: sqlite3.Connection, digest: str, way: str, depth: int | None) -> list[LineageEdge]:
-    if depth is None:
-        reach = conn.execute(
-            f"WITH RECURSIVE reach(h) AS (SELECT ? UNION {_REACH[way]}) SELECT count(*) FROM reach",
-            (digest,),
-        ).fetchone()[0]
-        depth = int(reach)
-    step, edges = _WALK[way]
-    rows = conn.execute(
-        f"WITH RECURSIVE walk(h, d) AS (SELECT ?, 0 UNION {step}),"
-        f" dist(h, d) AS (SELECT h, min(d) FROM walk GROUP BY h) {edges}",
-        (digest, depth, depth),
-    ).fetchall()
-    return [LineageEdge(parent=r[0], child=r[1], depth=r[2]) for r in rows]
+    seen = {digest}
+    frontier = [digest]
+    edges: list[LineageEdge] = []
+    level = 0
+    while frontier and (depth is None or level < depth):
+        level += 1
+        reached: list[str] = []
+        for i in range(0, len(frontier), _CHUNK):
+            chunk = frontier[i : i + _CHUNK]
+            sql = _STEP[way].format(",".join("?" * len(chunk)))
+            for parent, child in conn.execute(sql, chunk):
+                edges.append(LineageEdge(parent=parent, child=child, depth=level))
+                node = parent if way == "up" else child
+                if node not in seen:
+                    seen.add(node)
+                    reached.append(node)
+        frontier = reached
+    return edges
 
 
 def lineage(

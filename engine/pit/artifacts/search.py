@@ -23,12 +23,20 @@ SNIPPET_OPEN = "«"
 SNIPPET_CLOSE = "»"
 SNIPPET_ELLIPSIS = "…"
 SNIPPET_TOKENS = 12
-MIN_PREFIX = 2
+MIN_PREFIX = 3
 _PROBE = 16
 # bm25 weights per column: hash, names, tags, media_type, producer, content.
 _BM25 = "bm25(search, 0.0, 10.0, 5.0, 2.0, 2.0, 1.0)"
 _WINDOW = 64  # filtered search: fewest candidates ranked before the exact filters run
 _SNIPPET_WINDOW = 512  # beyond this many candidates, snippets are made for the hits only
+# Filters passing at most this many artifacts rank only those (their search rows joined from a
+# TEMP table) instead of ranking every match and filtering after. Measured on 50,000 artifacts,
+# common word: 80 passing → 13 ms instead of 150; 1,000 → 17 ms vs 114; 5,000 → 44 ms vs 77;
+# 8,000 → 60 ms vs 66 (about 5 ms more per 1,000, so the windowed path wins beyond). With FTS5
+# column prefilters (tags, producer, media type) the windowed path ranks few rows and wins
+# unless the filters keep very few (tag on 500 rows: 8 ms vs 16).
+_RESTRICT_MAX = 8000
+_RESTRICT_MAX_PREFILTERED = 100
 # Snippets come from the content when there is some (a filter's words may also match the tags
 # column, which is not what the user wants to see), else from the best-matching column. With
 # LIMIT, SQLite computes them only for rows that make the cut.
@@ -128,12 +136,14 @@ def to_fts_query(text: str, *, prefixes: bool = True) -> str:
     """Turn a user's words into a safe FTS5 query: every word a quoted phrase, all required.
 
     A word ending in ``*`` becomes a prefix search when at least :data:`MIN_PREFIX` characters
-    precede the star (a one-letter prefix expands to a large part of the vocabulary). Words
-    without a letter or digit (a lone quote, ``*``, ``-``) are dropped, since the index could
-    never match them.
+    precede the star; a shorter one (``w1*``) is searched as the word itself, without the
+    star, since such a prefix expands to a large part of the vocabulary (measured: 0.5 s on
+    50,000 artifacts). Words without a letter or digit (a lone quote, ``*``, ``-``) are
+    dropped, since the index could never match them. NUL characters are dropped (FTS5 rejects
+    them).
     """
     parts: list[str] = []
-    for raw in text.split():
+    for raw in text.replace("\0", "").split():
         word = raw.rstrip("*")
         prefix = prefixes and raw.endswith("*") and len(word) >= MIN_PREFIX
         if not any(ch.isalnum() for ch in word):
@@ -228,7 +238,14 @@ def search(
     ).fetchone()
     if not passing:
         return []
+    if passing == total:  # the filters keep everything
+        return _hits(conn, _ranked(conn, fts, limit, query, snippets=True))
     prefilter = _prefilter(tags, media_type, producer)
+    if passing <= (_RESTRICT_MAX_PREFILTERED if prefilter else _RESTRICT_MAX):
+        digests = [
+            r[0] for r in conn.execute(f"SELECT a.hash FROM artifacts a WHERE 1{where}", params)
+        ]
+        return _hits(conn, _restricted(conn, fts, limit, query, digests))
     match = f"{fts} {prefilter}" if prefilter else fts
     window = max(_WINDOW, 4 * limit if prefilter else 2 * limit * total // passing)
     while True:
@@ -254,6 +271,53 @@ def search(
         snippets = {h: snip for h, _score, snip in found}
         hits = [(h, score, snippets.get(h, "")) for h, score, _none in hits]
     return _hits(conn, hits)
+
+
+def _restricted(
+    conn: sqlite3.Connection, match: str, limit: int, query: str, digests: Sequence[str]
+) -> list[tuple[str, float, str]]:
+    """:func:`_ranked` among a few artifacts: their search rows joined from a TEMP table.
+
+    The rowids put in the table are derived from the hashes, checked in one join, and looked
+    up one by one only for artifacts whose row had to move on a rowid collision. (Restricting
+    with ``rowid IN (json_each(...))`` is far slower: 700 ms for 80 artifacts of 50,000.)
+    """
+    wanted = set(digests)
+    # One deferred transaction (or a nested savepoint) around the TEMP table's writes: in
+    # autocommit each insert would be a transaction of its own (measured 10x slower). TEMP
+    # writes take no lock on the store's database.
+    conn.execute("SAVEPOINT search_restrict")
+    try:
+        conn.execute("CREATE TEMP TABLE IF NOT EXISTS _pass(id INTEGER PRIMARY KEY)")
+        conn.execute("DELETE FROM _pass")
+        conn.executemany(
+            "INSERT OR IGNORE INTO _pass(id) VALUES (?)", [(_base_rowid(d),) for d in wanted]
+        )
+        found = {
+            str(r[1]): int(r[0])
+            for r in conn.execute(
+                "SELECT p.id, s.hash FROM _pass p CROSS JOIN search s ON s.rowid = p.id"
+            )
+        }
+        strays = [(rowid,) for h, rowid in found.items() if h not in wanted]
+        conn.executemany("DELETE FROM _pass WHERE id = ?", strays)
+        moved = [fts_rowid(conn, d) for d in wanted if d not in found]
+        conn.executemany(
+            "INSERT OR IGNORE INTO _pass(id) VALUES (?)", [(r,) for r in moved if r is not None]
+        )
+        try:
+            rows = conn.execute(
+                f"SELECT s.hash, -{_BM25} AS score, {_SNIPPET} FROM search s"
+                " JOIN _pass p ON s.rowid = p.id WHERE search MATCH ?"
+                " ORDER BY score DESC LIMIT ?",
+                [match, limit],
+            ).fetchall()
+        except sqlite3.OperationalError as e:
+            raise ArtifactError(f"search failed for {query!r}: {e}") from e
+        conn.execute("DELETE FROM _pass")
+    finally:
+        conn.execute("RELEASE search_restrict")
+    return [(r[0], float(r[1]), r[2] or "") for r in rows]
 
 
 def _ranked(

@@ -12,9 +12,10 @@ locking, atomic renames). It must not decide tiering policy: that is ``engine.pi
 
 from __future__ import annotations
 
+import functools
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING, BinaryIO, Concatenate, ParamSpec, TypeVar
 
 from engine.pit.artifacts import blobs, catalog, layout, maintenance, reads, search, writes
 from engine.pit.artifacts.db import Database
@@ -40,6 +41,22 @@ if TYPE_CHECKING:
     from engine.pit.stale.tiers import TierStorage
 
 DEFAULT_INDEX_TEXT_BYTES = 1 << 20
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _operation(
+    method: Callable[Concatenate[ArtifactStore, _P], _R],
+) -> Callable[Concatenate[ArtifactStore, _P], _R]:
+    """Run a store method as one database session, so :meth:`ArtifactStore.close` waits for it."""
+
+    @functools.wraps(method)
+    def run(self: ArtifactStore, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+        with self.db.session():
+            return method(self, *args, **kwargs)
+
+    return run
 
 
 class ArtifactStore:
@@ -73,7 +90,6 @@ class ArtifactStore:
         self._lock = threading.Lock()
         self._rehydrate_lock = threading.Lock()
         self._tiers: TierStorage | None = None
-        self._closed = False
         self._recover()
 
     @classmethod
@@ -87,8 +103,11 @@ class ArtifactStore:
     # -- lifecycle ---------------------------------------------------------------------------
 
     def close(self) -> None:
-        """Close every database connection; the store is unusable afterwards."""
-        self._closed = True
+        """Close the database; the store is unusable afterwards (ArtifactError).
+
+        Safe while other threads use the store: their operations in flight finish first (for a
+        bounded time; see :meth:`Database.close`), later ones fail with ArtifactError.
+        """
         self.db.close()
 
     def __enter__(self) -> ArtifactStore:
@@ -103,8 +122,6 @@ class ArtifactStore:
         self.close()
 
     def _conn(self) -> sqlite3.Connection:
-        if self._closed:
-            raise ArtifactError(f"{self.root}: the artifact store is closed")
         return self.db.connection()
 
     def tiers(self) -> TierStorage:
@@ -116,6 +133,7 @@ class ArtifactStore:
                 self._tiers = TierStorage(self.root, self.cold_url)
             return self._tiers
 
+    @_operation
     def _recover(self) -> None:
         """Finish or roll back tier moves a crash left half done (only if the journal says so)."""
         if self._conn().execute("SELECT 1 FROM moves LIMIT 1").fetchone():
@@ -195,6 +213,7 @@ class ArtifactStore:
         """
         return self._put(blobs.read_chunks(fileobj), name, name, tags, media_type, producer, inputs)
 
+    @_operation
     def _put(
         self,
         chunks: Iterable[bytes],
@@ -218,6 +237,7 @@ class ArtifactStore:
             index_text_bytes=self.index_text_bytes,
         )
 
+    @_operation
     def put_many(self, items: Iterable[PutItem]) -> list[str]:
         """Store many small artifacts quickly, with the guarantees of ``put_bytes``.
 
@@ -232,6 +252,7 @@ class ArtifactStore:
 
     # -- references and reads ----------------------------------------------------------------
 
+    @_operation
     def resolve(self, ref: str) -> str:
         """The full hash a reference names.
 
@@ -244,6 +265,7 @@ class ArtifactStore:
         """
         return catalog.resolve(self._conn(), ref)
 
+    @_operation
     def open(self, ref: str) -> BinaryIO:
         """Open an artifact's content for streaming reads, rehydrating it to hot if needed.
 
@@ -256,11 +278,13 @@ class ArtifactStore:
         digest = self.resolve(ref)
         return reads.open_hot(self.db, self.root, digest, self.tiers, self._rehydrate_lock)
 
+    @_operation
     def get_bytes(self, ref: str) -> bytes:
         """The whole content of an artifact (use :meth:`open` for large ones)."""
         with self.open(ref) as fileobj:
             return fileobj.read()
 
+    @_operation
     def export(self, ref: str, dest: Path) -> int:
         """Write an artifact to ``dest`` atomically, checking its hash on the way.
 
@@ -271,10 +295,13 @@ class ArtifactStore:
             The number of bytes written.
 
         Raises:
-            UsageError: the reference matches nothing or ``dest``'s folder does not exist.
+            UsageError: the reference matches nothing, ``dest`` is a folder or its folder does
+                not exist.
             ArtifactError: the stored bytes are unreadable or corrupt (``dest`` is untouched).
         """
         dest = Path(dest)
+        if dest.is_dir():
+            raise UsageError(f"{dest}: is a folder; give a file path")
         if not dest.parent.is_dir():
             raise UsageError(f"{dest}: the folder {dest.parent} does not exist")
         digest = self.resolve(ref)
@@ -283,11 +310,13 @@ class ArtifactStore:
 
     # -- metadata ----------------------------------------------------------------------------
 
+    @_operation
     def info(self, ref: str) -> ArtifactInfo:
         """Everything known about an artifact (does not count as an access)."""
         conn = self._conn()
         return catalog.info(conn, catalog.resolve(conn, ref))
 
+    @_operation
     def versions(self, name: str) -> list[Version]:
         """The version chain of a named artifact, oldest first (UsageError if unknown)."""
         return catalog.versions(self._conn(), name)
@@ -300,6 +329,7 @@ class ArtifactStore:
         """Remove the pin of an artifact."""
         self._set_pinned(ref, False)
 
+    @_operation
     def _set_pinned(self, ref: str, pinned: bool) -> None:
         digest = self.resolve(ref)
         with self.db.write() as conn:
@@ -313,6 +343,7 @@ class ArtifactStore:
         """Remove tags from an artifact (absent tags are ignored)."""
         self._retag(ref, tags, add=False)
 
+    @_operation
     def _retag(self, ref: str, tags: Sequence[str], *, add: bool) -> None:
         checked = catalog.check_tags(tags)
         digest = self.resolve(ref)
@@ -325,10 +356,12 @@ class ArtifactStore:
             conn.executemany(sql, [(digest, t) for t in checked])
             search.write_row(conn, digest)
 
+    @_operation
     def count(self) -> int:
         """Number of artifacts (every tier, including deleted)."""
         return int(self._conn().execute("SELECT count(*) FROM artifacts").fetchone()[0])
 
+    @_operation
     def total_size(self, tier: Tier | None = None) -> int:
         """Bytes stored on disk, in one tier or in all."""
         conn = self._conn()
@@ -342,6 +375,7 @@ class ArtifactStore:
 
     # -- search and lineage ------------------------------------------------------------------
 
+    @_operation
     def search(
         self,
         query: str,
@@ -355,9 +389,10 @@ class ArtifactStore:
         """Full-text search over names, tags, media types, producers and text content.
 
         Args:
-            query: words that must all appear (any punctuation is safe); ``wo*`` matches a
-                prefix of at least 2 characters. Empty (or no word in it): list the newest
-                artifacts that pass the filters.
+            query: words that must all appear (any punctuation is safe); ``wor*`` matches a
+                prefix of at least 3 characters (a shorter one, ``wo*``, is searched as the
+                word itself). Empty (or no word in it): list the newest artifacts that pass
+                the filters.
             tags: only artifacts carrying every one of these tags.
             media_type: exact type, or ``text/*`` for a family (``*/*``: any).
             producer: a run, node, model or extension id (``pytest`` matches ``pytest@1.2``).
@@ -374,6 +409,7 @@ class ArtifactStore:
             limit=limit,
         )
 
+    @_operation
     def lineage(
         self, ref: str, *, direction: catalog.Direction = "both", depth: int | None = None
     ) -> list[LineageEdge]:
@@ -389,10 +425,12 @@ class ArtifactStore:
 
     # -- maintenance -------------------------------------------------------------------------
 
+    @_operation
     def verify(self, progress: Callable[[int, int], None] | None = None) -> VerifyReport:
         """Re-hash every artifact's stored bytes; see :func:`maintenance.verify`."""
         return maintenance.verify(self.root, self.db, self.tiers, progress)
 
+    @_operation
     def gc(self, *, dry_run: bool = False, tmp_age_s: float = 3600) -> GcReport:
         """Remove orphan blobs and dead temp files; see :func:`maintenance.gc`."""
         return maintenance.gc(self.root, self.db, dry_run=dry_run, tmp_age_s=tmp_age_s)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from engine.pit.stale.manager import StaleManager, TierReport
-from engine.pit.stale.moves import move, recover
+from engine.pit.stale.moves import MoveSkipped, move, recover
 from engine.pit.stale.policy import (
     PlannedMove,
     RetentionSettings,
@@ -14,6 +14,7 @@ from engine.pit.stale.policy import (
 from engine.pit.stale.tiers import TierStorage
 
 __all__ = [
+    "MoveSkipped",
     "PlannedMove",
     "RetentionSettings",
     "StaleManager",

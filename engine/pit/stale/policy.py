@@ -31,6 +31,7 @@ import msgspec
 from engine.pit.artifacts.models import Tier
 
 if TYPE_CHECKING:
+    import sqlite3
     from collections.abc import Sequence
 
     from engine.pit.artifacts.db import Database
@@ -69,6 +70,8 @@ class PlannedMove(msgspec.Struct, frozen=True, kw_only=True):
         dst: the tier it should go to.
         size: bytes it takes in ``src`` now (its ``stored_size``).
         reason: why, with the numbers that decided it.
+        last_access: its ``last_access`` when planned; a move applied later is skipped when
+            the artifact was read or stored again since (None: not checked).
     """
 
     hash: str
@@ -76,6 +79,7 @@ class PlannedMove(msgspec.Struct, frozen=True, kw_only=True):
     dst: Tier
     size: int
     reason: str
+    last_access: float | None = None
 
 
 class _Candidate(msgspec.Struct, kw_only=True):
@@ -165,9 +169,7 @@ def plan(db: Database, retention: RetentionSettings, now: float) -> list[Planned
             break
         saving = c.stored_size - estimated_warm_size(c.size, c.media_type)
         if c.tier is Tier.HOT and saving > 0:
-            planned[c.hash] = PlannedMove(
-                hash=c.hash, src=c.tier, dst=Tier.WARM, size=c.stored_size, reason=over(score, c)
-            )
+            planned[c.hash] = _move(c, Tier.WARM, over(score, c))
             local -= saving
     for score, c in ranked:  # second pass: move out of the local store
         if local <= budget:
@@ -183,9 +185,7 @@ def plan(db: Database, retention: RetentionSettings, now: float) -> list[Planned
         reason = over(score, c)
         if dst is Tier.DELETED:
             reason += "; no cold_url, so deleted"
-        planned[c.hash] = PlannedMove(
-            hash=c.hash, src=c.tier, dst=dst, size=c.stored_size, reason=reason
-        )
+        planned[c.hash] = _move(c, dst, reason)
         local -= c.stored_size
     return list(planned.values())
 
@@ -217,7 +217,14 @@ def _age_move(c: _Candidate, retention: RetentionSettings, now: float) -> Planne
 
 
 def _move(c: _Candidate, dst: Tier, reason: str) -> PlannedMove:
-    return PlannedMove(hash=c.hash, src=c.tier, dst=dst, size=c.stored_size, reason=reason)
+    return PlannedMove(
+        hash=c.hash,
+        src=c.tier,
+        dst=dst,
+        size=c.stored_size,
+        reason=reason,
+        last_access=c.last_access,
+    )
 
 
 def _estimated_dst_size(c: _Candidate, dst: Tier) -> int:
@@ -232,9 +239,9 @@ def _num(x: float) -> str:
     return text[:-2] if text.endswith(".0") else text
 
 
-_QUERY = """
-SELECT a.hash, a.tier, a.size, a.stored_size, a.media_type, a.pinned, a.last_access,
-       a.access_count,
+# Why an artifact ``a`` is protected (one parameter: the keep_tags as a JSON list).
+_PROTECTION = """
+       a.pinned,
        (SELECT MIN(t.tag) FROM tags t
          WHERE t.hash = a.hash AND t.tag IN (SELECT value FROM json_each(?))) AS keep_tag,
        (SELECT MIN(e.child) FROM edges e JOIN artifacts c ON c.hash = e.child
@@ -242,28 +249,46 @@ SELECT a.hash, a.tier, a.size, a.stored_size, a.media_type, a.pinned, a.last_acc
        (SELECT MIN(n.name || '@' || n.version) FROM names n
          WHERE n.hash = a.hash
            AND n.version = (SELECT MAX(m.version) FROM names m WHERE m.name = n.name)) AS latest
+"""
+_QUERY = f"""
+SELECT a.hash, a.tier, a.size, a.stored_size, a.media_type, a.last_access, a.access_count,
+       {_PROTECTION}
 FROM artifacts a
 WHERE a.tier IN ('hot', 'warm', 'cold') AND a.hash NOT IN (SELECT hash FROM moves)
 ORDER BY a.hash
 """
+_PROTECTED_ONE = f"SELECT {_PROTECTION} FROM artifacts a WHERE a.hash = ?"
+
+
+def protected_by(conn: sqlite3.Connection, digest: str, keep_tags: Sequence[str]) -> str | None:
+    """Why ``digest`` must never be deleted, in words (None: it is not protected).
+
+    The same rules as :func:`plan`, for one artifact; moves re-check them right before deleting.
+    """
+    row = conn.execute(_PROTECTED_ONE, (_json_list(keep_tags), digest)).fetchone()
+    return None if row is None else _protection(row)
+
+
+def _json_list(items: Sequence[str]) -> str:
+    return msgspec.json.encode(list(items)).decode()
+
+
+def _protection(r: sqlite3.Row) -> str | None:
+    if r["pinned"]:
+        return "pinned"
+    if r["keep_tag"] is not None:
+        return f"protected by tag {r['keep_tag']!r} (keep_tags)"
+    if r["used_by"] is not None:
+        return f"protected: an input of {r['used_by'][:12]}"
+    if r["latest"] is not None:
+        return f"protected: latest version of {r['latest']}"
+    return None
 
 
 def _load(db: Database, keep_tags: Sequence[str]) -> list[_Candidate]:
-    rows = (
-        db.connection().execute(_QUERY, (msgspec.json.encode(list(keep_tags)).decode(),)).fetchall()
-    )
+    rows = db.connection().execute(_QUERY, (_json_list(keep_tags),)).fetchall()
     out = []
     for r in rows:
-        if r["pinned"]:
-            protected_by: str | None = "pinned"
-        elif r["keep_tag"] is not None:
-            protected_by = f"protected by tag {r['keep_tag']!r} (keep_tags)"
-        elif r["used_by"] is not None:
-            protected_by = f"protected: an input of {r['used_by'][:12]}"
-        elif r["latest"] is not None:
-            protected_by = f"protected: latest version of {r['latest']}"
-        else:
-            protected_by = None
         out.append(
             _Candidate(
                 hash=r["hash"],
@@ -274,7 +299,7 @@ def _load(db: Database, keep_tags: Sequence[str]) -> list[_Candidate]:
                 pinned=bool(r["pinned"]),
                 last_access=r["last_access"],
                 access_count=r["access_count"],
-                protected_by=protected_by,
+                protected_by=_protection(r),
             )
         )
     return out
