@@ -13,6 +13,9 @@ if TYPE_CHECKING:
 
 def run_tui(workspace: Path, overrides: Sequence[str], config: LoadedConfig | None = None) -> int:
     """Run the Symphony app on ``workspace`` until the user quits; returns the exit code."""
+    from engine.logs import configure_logging
     from symphony_tui.app import run
 
+    if config is not None:
+        configure_logging(config.config.core.log_level, to_file=True)
     return run(workspace, overrides, config)

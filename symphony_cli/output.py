@@ -32,9 +32,12 @@ def resolve_workspace(path: Path) -> Path:
 def load_workspace_config(ctx: typer.Context, workspace: Path) -> tuple[Path, LoadedConfig]:
     """Resolve the workspace and load its configuration with the root ``--set`` overrides."""
     from engine.config import load_config
+    from engine.logs import configure_logging
 
     root = resolve_workspace(workspace)
-    return root, load_config(root, overrides=ctx.find_root().obj["overrides"])
+    loaded = load_config(root, overrides=ctx.find_root().obj["overrides"])
+    configure_logging(loaded.config.core.log_level, to_file=False)
+    return root, loaded
 
 
 def out(text: str = "") -> None:
