@@ -79,7 +79,8 @@ CREATE TABLE IF NOT EXISTS moves (           -- journal of tier moves in flight 
 
 CREATE VIRTUAL TABLE IF NOT EXISTS search USING fts5(
     hash UNINDEXED, names, tags, media_type, producer, content,
-    tokenize = 'unicode61 remove_diacritics 2'
+    tokenize = 'unicode61 remove_diacritics 2',
+    prefix = '3'                             -- `abc*` reads one index, not every term
 );
 """
 
