@@ -320,8 +320,8 @@ def gc(
     workspace: WorkspaceOption = Path(),
 ) -> None:
     """Remove stored files no artifact refers to (leftovers of interrupted writes)."""
-    with _store(ctx, workspace) as store:
-        report = store.gc(dry_run=dry_run)
+    with _store(ctx, workspace) as store, progress("collecting", enabled=not json_) as update:
+        report = store.gc(dry_run=dry_run, progress=update)
     if json_:
         emit_json(_plain(report))
         return

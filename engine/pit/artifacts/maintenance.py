@@ -204,7 +204,14 @@ def _remove_temp(path: Path, *, dry_run: bool) -> int | None:
         return None
 
 
-def gc(root: Path, db: Database, *, dry_run: bool = False, tmp_age_s: float = 3600) -> GcReport:
+def gc(
+    root: Path,
+    db: Database,
+    *,
+    dry_run: bool = False,
+    tmp_age_s: float = 3600,
+    progress: Callable[[int, int], None] | None = None,
+) -> GcReport:
     """Remove orphan blob files, dead temp files and empty shard folders.
 
     Args:
@@ -213,6 +220,7 @@ def gc(root: Path, db: Database, *, dry_run: bool = False, tmp_age_s: float = 36
         dry_run: only report what would be removed.
         tmp_age_s: temp files younger than this are kept; a temp file whose writer is alive
             (it holds the file's lock) is always kept.
+        progress: called with (files checked, files to check) while blobs are checked.
 
     Returns:
         The removed files (relative to the root) and the bytes freed.
@@ -225,7 +233,9 @@ def gc(root: Path, db: Database, *, dry_run: bool = False, tmp_age_s: float = 36
     freed = 0
     try:
         with db.write() as conn:
-            for path, tier, digest in candidates:
+            for index, (path, tier, digest) in enumerate(candidates, 1):
+                if progress is not None and (index % 256 == 0 or index == len(candidates)):
+                    progress(index, len(candidates))
                 if not _is_orphan(conn, tier, digest):
                     continue
                 try:

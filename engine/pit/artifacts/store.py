@@ -431,6 +431,14 @@ class ArtifactStore:
         return maintenance.verify(self.root, self.db, self.tiers, progress)
 
     @_operation
-    def gc(self, *, dry_run: bool = False, tmp_age_s: float = 3600) -> GcReport:
+    def gc(
+        self,
+        *,
+        dry_run: bool = False,
+        tmp_age_s: float = 3600,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> GcReport:
         """Remove orphan blobs and dead temp files; see :func:`maintenance.gc`."""
-        return maintenance.gc(self.root, self.db, dry_run=dry_run, tmp_age_s=tmp_age_s)
+        return maintenance.gc(
+            self.root, self.db, dry_run=dry_run, tmp_age_s=tmp_age_s, progress=progress
+        )
