@@ -63,9 +63,16 @@ def tmux(tmp_path: Path) -> Iterator[Tmux]:
     subprocess.run(["tmux", "-L", session.socket, "kill-server"], capture_output=True, check=False)
 
 
-def start(tmux: Tmux, workspace: Path, exit_file: Path, size: tuple[int, int] = (120, 40)) -> None:
+def start(
+    tmux: Tmux,
+    workspace: Path,
+    exit_file: Path,
+    size: tuple[int, int] = (120, 40),
+    stderr_file: Path | None = None,
+) -> None:
     quoted = [shlex.quote(str(p)) for p in (SYMPHONY, workspace, exit_file)]
-    command = f"{quoted[0]} {quoted[1]}; echo $? > {quoted[2]}"
+    redirect = f" 2> {shlex.quote(str(stderr_file))}" if stderr_file else ""
+    command = f"{quoted[0]} {quoted[1]}{redirect}; echo $? > {quoted[2]}"
     env_args = []
     for var in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME", "XDG_STATE_HOME"):
         env_args += ["-e", f"{var}={os.environ[var]}"]
@@ -151,5 +158,9 @@ def test_invalid_config_exits_2_with_the_reason(
     (workspace / ".symphony").mkdir()
     (workspace / ".symphony" / "config.toml").write_text("[ide]\ntheem = 'x'\n")
     exit_file = tmp_path / "exit-code"
-    start(tmux, workspace, exit_file)
+    stderr_file = tmp_path / "stderr"
+    start(tmux, workspace, exit_file, stderr_file=stderr_file)
     assert wait_exit(exit_file) == 2
+    message = stderr_file.read_text()
+    assert str(workspace / ".symphony" / "config.toml") in message
+    assert "ide.theem" in message and "unknown key" in message
