@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from engine.types.errors import BootstrapError
-from engine.types.messages import ComponentHealth, HealthStatus
+from engine.types.messages import ComponentHealth, HealthReport, HealthStatus
 from symphony_cli.output import WorkspaceOption, emit_json, out, resolve_workspace
 
 if TYPE_CHECKING:
@@ -44,7 +44,7 @@ def doctor(
         emit_json(
             {
                 "workspace": str(root),
-                "status": _worst(components).value,
+                "status": HealthReport(components=tuple(components)).status.value,
                 "components": [_as_dict(c) for c in components],
                 "phases": [
                     {"name": r.name, "status": r.status, "duration_ms": round(r.duration_ms, 2)}
@@ -85,11 +85,6 @@ def _failed_start(report: BootReport) -> list[ComponentHealth]:
         elif r.health is not None:
             out_.append(r.health)
     return out_
-
-
-def _worst(components: list[ComponentHealth]) -> HealthStatus:
-    order = list(HealthStatus)
-    return max((c.status for c in components), key=order.index, default=HealthStatus.HEALTHY)
 
 
 def _summary(c: ComponentHealth) -> str:
