@@ -5,7 +5,7 @@ from __future__ import annotations
 import platform
 import sys
 
-from bench import bench_artifacts, bench_bus, bench_startup
+from bench import bench_artifacts, bench_bus, bench_extensions, bench_startup, bench_terminal
 from bench.common import print_table
 
 
@@ -16,7 +16,9 @@ def main() -> None:
     )
     print_table("in-process bus", bench_bus.run())
     print_table("artifact store", bench_artifacts.run())
+    print_table("extensions", bench_extensions.run())
     print_table(f"start-up (median of {bench_startup.RUNS} runs)", bench_startup.run())
+    print_table(bench_terminal.TITLE, bench_terminal.run())
 
 
 if __name__ == "__main__":

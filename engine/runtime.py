@@ -21,6 +21,7 @@ from engine.bootstrap.components import (
 )
 from engine.bus import Bus, Subscription
 from engine.bus.handlers import on_payload
+from engine.extensions.service import ExtensionsPhase
 from engine.types.errors import BootstrapError, SymphonyError
 from engine.types.messages import (
     Ack,
@@ -49,6 +50,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from engine.config import ConfigService
+    from engine.extensions.manager import ExtensionManager
 from engine.pit.service import PitPhase
 
 
@@ -80,6 +82,9 @@ class Engine:
             on_event=self._on_config_event,
         )
         self._pit = PitPhase(self.workspace, lambda: self.config.aide.artifacts, self._emit_if_open)
+        self._extensions = ExtensionsPhase(
+            self.workspace, lambda: self.config, self._pit.store, self._emit_if_open
+        )
         self._boot = Bootstrapper(
             [
                 TypesPhase(),
@@ -87,6 +92,7 @@ class Engine:
                 WorkspacePhase(self.workspace, self._state_dir),
                 BusPhase(self.bus, self._register_handlers),
                 self._pit,
+                self._extensions,
             ]
         )
         self._thread: threading.Thread | None = None
@@ -233,6 +239,17 @@ class Engine:
         """The Pit phase, which owns the workspace's artifact store."""
         return self._pit
 
+    @property
+    def extensions(self) -> ExtensionManager:
+        """The extension manager (once the extensions phase has started).
+
+        Raises:
+            SymphonyError: start-up has not reached the extensions phase.
+        """
+        if self._extensions.manager is None:
+            raise SymphonyError("extensions are not started")
+        return self._extensions.manager
+
     def _on_config_event(self, event: ConfigChanged | ConfigRejected) -> None:
         if not self.bus.closed:
             self.bus.emit(event)
@@ -256,6 +273,7 @@ class Engine:
         for cls, fn in handlers.items():
             bus.handle(command_topic(cls), on_payload(fn))
         self._pit.register(bus)
+        self._extensions.register(bus)
 
     def _service(self) -> ConfigService:
         if self._config.service is None:

@@ -103,6 +103,10 @@ def _summary(c: ComponentHealth) -> str:
         return ", ".join(d.get("names", []))
     if c.name == "types":
         return f"{d.get('message_types')} message types"
+    if c.name == "extensions":
+        return (
+            f"{d.get('active', 0)} active, {d.get('failed', 0)} failed of {d.get('extensions', 0)}"
+        )
     if c.name == "bus":
         return f"{d.get('subscriptions', '?')} subscriptions"
     return ""

@@ -15,7 +15,7 @@ import typer
 
 from engine import __version__
 from engine.types.errors import EXIT_FAILED, Interrupted, SymphonyError, UsageError
-from symphony_cli import artifacts_cmd, config_cmd, doctor
+from symphony_cli import artifacts_cmd, config_cmd, doctor, ext_cmd
 from symphony_cli.output import emit_json, fail, out, resolve_workspace
 
 app = typer.Typer(
@@ -30,6 +30,7 @@ app = typer.Typer(
 )
 app.add_typer(config_cmd.app, name="config")
 app.add_typer(artifacts_cmd.app, name="artifacts")
+app.add_typer(ext_cmd.app, name="ext")
 
 SetOption = Annotated[
     list[str] | None,
@@ -87,7 +88,7 @@ app.command()(doctor.doctor)
 
 _OPTIONS_WITH_VALUE = {"--set"}
 # Checked against the real command table by tests/cli/test_cli.py.
-SUBCOMMANDS = frozenset({"open", "version", "doctor", "config", "artifacts"})
+SUBCOMMANDS = frozenset({"open", "version", "doctor", "config", "artifacts", "ext"})
 
 
 def hoist_global_options(args: list[str]) -> list[str]:

@@ -10,7 +10,7 @@ read files or the environment.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -116,7 +116,14 @@ class ExtensionsConfig(_Section):
         None, description="URL of the extension marketplace index; unset disables the marketplace."
     )
     activation_timeout_s: float = Field(
-        10.0, gt=0, description="Seconds an extension may take to activate before it is failed."
+        10.0,
+        gt=0,
+        description="Seconds an extension may take to load and activate before it is failed.",
+    )
+    settings: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="Each extension's settings by extension id, checked against the settings"
+        ' its manifest declares (`extensions.settings."acme.lint".level = 2`).',
     )
 
 

@@ -11,19 +11,18 @@ from __future__ import annotations
 
 import copy
 import json
-import os
-import stat
-import tempfile
 from collections.abc import Mapping, MutableMapping, Sequence
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engine.config.sources import nest
+from engine.files.atomic import write_atomic
 from engine.types.errors import ConfigError
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 __all__ = ["atomic_write", "with_value", "write_value"]
 
-_NEW_FILE_MODE = 0o644
 _TOML_HEADER = "Symphony configuration. Reference: docs/configuration.md"
 
 
@@ -105,21 +104,7 @@ def atomic_write(path: Path, text: str) -> None:
     Raises:
         ConfigError: the directory cannot be created or the file cannot be written.
     """
-    tmp: Path | None = None
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        mode = stat.S_IMODE(path.stat().st_mode) if path.exists() else _NEW_FILE_MODE
-        fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        tmp = Path(name)
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        tmp.chmod(mode)
-        tmp.replace(path)
-        tmp = None
+        write_atomic(path, text.encode("utf-8"))
     except OSError as e:
         raise ConfigError(f"cannot write: {e.strerror or e}", source=str(path)) from e
-    finally:
-        if tmp is not None:
-            tmp.unlink(missing_ok=True)

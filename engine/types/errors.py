@@ -58,11 +58,8 @@ class ConfigError(SymphonyError):
     exit_code = EXIT_USAGE
 
     def __init__(self, reason: str, *, source: str | None = None, key: str | None = None) -> None:
-        self.source = source
-        self.key = key
-        self.reason = reason
-        where = ": ".join(part for part in (source, key) if part)
-        super().__init__(f"{where}: {reason}" if where else reason)
+        self.source, self.key, self.reason = source, key, reason
+        super().__init__(_located(reason, source, key))
 
 
 class ConfigErrors(ConfigError):
@@ -73,6 +70,12 @@ class ConfigErrors(ConfigError):
         first = errors[0]
         super().__init__(first.reason, source=first.source, key=first.key)
         self.message = "\n".join(e.message for e in errors)
+
+
+def _located(reason: str, source: str | None, key: str | None) -> str:
+    """``source: key: reason`` with the parts that are known."""
+    where = ": ".join(part for part in (source, key) if part)
+    return f"{where}: {reason}" if where else reason
 
 
 class ThemeError(SymphonyError):
@@ -89,16 +92,72 @@ class ExtensionError(SymphonyError):
 
 
 class ManifestError(ExtensionError):
-    """An extension manifest is invalid."""
+    """An extension manifest is invalid.
+
+    Attributes:
+        source: the manifest file.
+        key: dotted key path inside the manifest, if known.
+        reason: what is wrong with it.
+    """
 
     code = "extension.manifest_invalid"
     exit_code = EXIT_USAGE
 
+    def __init__(self, reason: str, *, source: str | None = None, key: str | None = None) -> None:
+        self.source, self.key, self.reason = source, key, reason
+        super().__init__(_located(reason, source, key))
+
+
+class ManifestErrors(ManifestError):
+    """Several manifest problems found at once; ``errors`` keeps each one."""
+
+    def __init__(self, errors: list[ManifestError]) -> None:
+        self.errors = errors
+        first = errors[0]
+        super().__init__(first.reason, source=first.source, key=first.key)
+        self.message = "\n".join(e.message for e in errors)
+
+
+class StepInputError(ExtensionError):
+    """A step was given inputs its declaration does not accept (or returned bad outputs)."""
+
+    code = "extension.bad_step_io"
+    exit_code = EXIT_USAGE
+
+
+class Cancelled(SymphonyError):
+    """Work was cancelled on request (a step, a run); not a failure of the work itself."""
+
+    code = "cancelled"
+    exit_code = EXIT_INTERRUPTED
+
 
 class PermissionDenied(SymphonyError):
-    """An extension or user asked for something its permissions do not allow."""
+    """An extension asked for something its manifest's permissions do not grant.
+
+    Attributes:
+        extension: the extension's id.
+        permission: the permission checked (``fs.read``, ``fs.write``, ``process``, ``env``,
+            ``network`` or ``models``).
+        target: what it was asked for (a workspace path, a program, a variable, a host…).
+    """
 
     code = "permission.denied"
+
+    def __init__(self, extension: str, permission: str, target: str, reason: str = "") -> None:
+        self.extension = extension
+        self.permission = permission
+        self.target = target
+        detail = f" ({reason})" if reason else ""
+        super().__init__(
+            f"extension {extension!r} is not allowed {permission} on {target!r}{detail}"
+        )
+
+
+class TerminalError(SymphonyError):
+    """A terminal session could not be started, or was used when it cannot take input."""
+
+    code = "terminal.error"
 
 
 class IpcError(SymphonyError):

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from textual.widgets import DirectoryTree
 
-from symphony_tui.widgets.gitignore import IgnoreRules
+from engine.files.ignore import IgnoreRules
 
 if TYPE_CHECKING:
     from collections.abc import Iterable

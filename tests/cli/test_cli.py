@@ -125,7 +125,14 @@ def test_doctor_reports_every_component_healthy(workspace: Path) -> None:
         "bus",
         "themes",
     }
-    assert [p["name"] for p in data["phases"]] == ["types", "config", "workspace", "bus", "pit"]
+    assert [p["name"] for p in data["phases"]] == [
+        "types",
+        "config",
+        "workspace",
+        "bus",
+        "pit",
+        "extensions",
+    ]
 
 
 def test_doctor_exits_nonzero_and_names_the_bad_file_when_config_is_invalid(

@@ -42,9 +42,16 @@ def test_start_answers_commands_and_stop_leaves_no_threads(workspace: Path) -> N
     before = engine_threads()
     events: queue.Queue[object] = queue.Queue()
     engine = Engine(workspace, watch_config=False)
-    engine.subscribe(lambda env: events.put(env.payload))
+    engine.subscribe(lambda env: events.put(env.payload), "evt.Engine*")
     report = engine.start()
-    assert [r.name for r in report.results] == ["types", "config", "workspace", "bus", "pit"]
+    assert [r.name for r in report.results] == [
+        "types",
+        "config",
+        "workspace",
+        "bus",
+        "pit",
+        "extensions",
+    ]
     assert isinstance(events.get(timeout=5), EngineStarted)
 
     health = engine.send(GetHealth())
@@ -79,6 +86,7 @@ def test_invalid_config_fails_start_up_rolls_back_and_tells_listeners(workspace:
         "workspace": "skipped",
         "bus": "skipped",
         "pit": "skipped",
+        "extensions": "skipped",
     }
     engine.stop()
     assert engine_threads() == before

@@ -50,7 +50,7 @@ async def test_palette_lists_symphony_commands_and_runs_engine_health(workspace:
         await wait_for(pilot, lambda: isinstance(app.screen, HealthScreen))
         assert isinstance(app.screen, HealthScreen)
         names = [c.name for c in app.screen.report.components]
-        assert names[:5] == ["types", "config", "workspace", "bus", "pit"]
+        assert names[:6] == ["types", "config", "workspace", "bus", "pit", "extensions"]
         await pilot.press("escape")
         await wait_for(pilot, lambda: not isinstance(app.screen, HealthScreen))
 

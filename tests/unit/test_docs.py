@@ -30,7 +30,7 @@ DOCS = ROOT / "docs"
 ARCHITECTURE = DOCS / "architecture.md"
 GUIDE = DOCS / "getting-started.md"
 #: Command groups documented on a page of their own (the rest are in the guide's CLI table).
-GROUP_PAGES = {"artifacts": DOCS / "artifacts.md"}
+GROUP_PAGES = {"artifacts": DOCS / "artifacts.md", "ext": DOCS / "extensions.md"}
 
 
 def page_for(path: str) -> Path:
@@ -111,9 +111,9 @@ def source_tree() -> set[str]:
 
 
 def documented_modules() -> set[str]:
-    """What the tree must name: packages and modules of engine, symphony_tui and symphony_cli."""
+    """What the tree must name: the packages and modules of engine, the UI, the CLI and the SDK."""
     wanted: set[str] = set()
-    for package in ("engine", "symphony_tui", "symphony_cli"):
+    for package in ("engine", "symphony_tui", "symphony_cli", "symphony_sdk"):
         for init in (ROOT / package).rglob("__init__.py"):
             folder = init.parent
             wanted.add(folder.relative_to(ROOT).as_posix() + "/")
@@ -345,3 +345,27 @@ def test_docs_index_lists_every_page() -> None:
     index = set(relative_links(DOCS / "README.md"))
     pages = {p.name for p in DOCS.glob("*.md") if p.name != "README.md"}
     assert pages <= index, f"docs/README.md does not link {sorted(pages - index)}"
+
+
+def test_published_manifest_schema_is_current() -> None:
+    from engine.extensions.manifest import render_schema
+
+    published = read(DOCS / "extension-manifest.schema.json")
+    assert published == render_schema(), (
+        "regenerate: python -m engine.extensions.manifest > docs/extension-manifest.schema.json"
+    )
+
+
+def test_every_built_in_step_type_is_documented() -> None:
+    from engine.extensions.discovery import discover
+
+    page = read(DOCS / "extensions.md")
+    rows = table(section(page, "## Built-in step types"), "Extension", "Step type")
+    documented = {(row[0], row[1]) for row in rows}
+    real = {
+        (f"`{found.manifest.id}`", f"`{step.type}`")
+        for found in discover([], packages=False)
+        if found.manifest is not None
+        for step in found.manifest.contributes.steps
+    }
+    assert documented == real

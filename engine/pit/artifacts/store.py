@@ -84,6 +84,10 @@ class ArtifactStore:
         try:
             layout.tmp_dir(self.root).mkdir(parents=True, exist_ok=True)
             (self.root / layout.HOT_DIR).mkdir(exist_ok=True)
+            ignore = self.root / ".gitignore"
+            if not ignore.exists():
+                # Blobs and the database never belong in the project's git history.
+                ignore.write_text("# Symphony's artifact store: never committed.\n*\n")
         except OSError as e:
             raise ArtifactError(f"{self.root}: cannot create the artifact store: {e}") from e
         self.db = Database(self.root / layout.DB_NAME)

@@ -1,4 +1,4 @@
-"""Which workspace paths the explorer hides: ``.gitignore`` rules plus configured excludes.
+"""Which workspace paths are ignored: ``.gitignore`` rules plus configured excluded names.
 
 Rules of every ``.gitignore`` between the workspace root and a folder apply to that folder,
 as in git. Specs are parsed once per folder and cached; call :meth:`IgnoreRules.clear` when a
@@ -42,7 +42,7 @@ class IgnoreRules:
         return self._specs[folder]
 
     def ignored(self, path: Path) -> bool:
-        """True if the explorer should hide ``path``."""
+        """True if ``path`` is excluded by name or ignored by a ``.gitignore``."""
         if path.name in self.exclude:
             return True
         if not self.use_gitignore:

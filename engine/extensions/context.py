@@ -1,0 +1,274 @@
+"""The in-process implementation of the SDK's context API.
+
+Each call asks the extension's :class:`~engine.extensions.permissions.PermissionGuard` first
+(which audits the decision), then does the work. Artifacts are reached through a callable that
+opens the workspace's store on first use, so an extension that never stores anything never
+creates ``.symphony/``; an out-of-process host implements the same API over the IPC bus.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from engine.extensions.process import BASE_ENV, run_process
+from engine.files.atomic import write_atomic
+from engine.files.ignore import IgnoreRules
+from symphony_sdk.context import (
+    ArtifactRef,
+    Artifacts,
+    ExtensionContext,
+    Files,
+    ProcessResult,
+    StepContext,
+)
+
+if TYPE_CHECKING:
+    import threading
+    from collections.abc import Callable, Mapping, Sequence
+
+    from engine.extensions.permissions import PermissionGuard
+    from engine.pit.artifacts.store import ArtifactStore
+
+__all__ = ["LocalArtifacts", "LocalContext", "LocalFiles", "LocalStepContext"]
+
+_SKIP_DIRS = {".git"}
+_STATE_DIRS = {".symphony"}  # Symphony's own state: left out unless include_ignored
+
+
+class LocalFiles(Files):
+    """Files of the workspace, checked by ``guard``."""
+
+    def __init__(self, guard: PermissionGuard) -> None:
+        self._guard = guard
+
+    def read_bytes(self, path: str) -> bytes:
+        return self._guard.path("fs.read", path).read_bytes()
+
+    def write_bytes(self, path: str, data: bytes, *, make_dirs: bool = True) -> None:
+        write_atomic(self._guard.path("fs.write", path), data, make_dirs=make_dirs)
+
+    def delete(self, path: str) -> None:
+        self._guard.path("fs.write", path).unlink()
+
+    def exists(self, path: str) -> bool:
+        return self._guard.path("fs.read", path).exists()
+
+    def path(self, path: str, *, write: bool = False) -> Path:
+        return self._guard.path("fs.write" if write else "fs.read", path)
+
+    def glob(self, pattern: str, *, include_ignored: bool = False) -> list[str]:
+        from engine.extensions.permissions import compile_globs
+
+        root = self._guard.workspace
+        self._guard.record("fs.glob", pattern)
+        spec = compile_globs([pattern])
+        rules = None if include_ignored else IgnoreRules(root, exclude=_STATE_DIRS)
+        found: list[str] = []
+        for folder, dirs, files in os.walk(root):
+            base = Path(folder)
+            dirs[:] = sorted(
+                d
+                for d in dirs
+                if d not in _SKIP_DIRS and (rules is None or not rules.ignored(base / d))
+            )
+            for name in files:
+                full = base / name
+                rel = full.relative_to(root).as_posix()
+                if spec is None or not spec.match_file(rel):
+                    continue
+                if rules is not None and rules.ignored(full):
+                    continue
+                if self._guard.can("fs.read", rel) and self._inside(full):
+                    found.append(rel)
+        return sorted(found)
+
+    def _inside(self, path: Path) -> bool:
+        """A symlink is listed only if its target is inside the workspace and readable too."""
+        if not path.is_symlink():
+            return True
+        target = Path(os.path.realpath(path))
+        root = self._guard.workspace
+        return target.is_relative_to(root) and self._guard.can(
+            "fs.read", target.relative_to(root).as_posix()
+        )
+
+
+class LocalArtifacts(Artifacts):
+    """The workspace's artifact store, opened on first use."""
+
+    def __init__(
+        self, guard: PermissionGuard, store: Callable[[], ArtifactStore], producer: str
+    ) -> None:
+        self._guard = guard
+        self._store = store
+        self._producer_name = producer
+
+    def _producer(self) -> Any:
+        from engine.pit.artifacts.models import Producer
+
+        return Producer(extension=self._producer_name)
+
+    def put_bytes(
+        self,
+        data: bytes,
+        *,
+        name: str | None = None,
+        media_type: str | None = None,
+        tags: Sequence[str] = (),
+    ) -> ArtifactRef:
+        self._guard.record("artifacts.put", name or f"{len(data)} bytes")
+        info = self._store().put_bytes(
+            data, name=name, media_type=media_type, tags=tags, producer=self._producer()
+        )
+        return _ref(info, name)
+
+    def put_file(
+        self,
+        path: str,
+        *,
+        name: str | None = None,
+        media_type: str | None = None,
+        tags: Sequence[str] = (),
+    ) -> ArtifactRef:
+        full = self._guard.path("fs.read", path)
+        self._guard.record("artifacts.put", name or path)
+        info = self._store().put_file(
+            full, name=name, media_type=media_type, tags=tags, producer=self._producer()
+        )
+        return _ref(info, name)
+
+    def get_bytes(self, ref: str) -> bytes:
+        self._guard.record("artifacts.get", ref)
+        return self._store().get_bytes(ref)
+
+
+def _ref(info: Any, name: str | None) -> ArtifactRef:
+    return ArtifactRef(hash=info.hash, name=name, size=info.size, media_type=info.media_type)
+
+
+class LocalContext(ExtensionContext):
+    """An extension's context for its activation (in this process)."""
+
+    def __init__(
+        self,
+        guard: PermissionGuard,
+        *,
+        version: str,
+        store: Callable[[], ArtifactStore],
+        settings: Mapping[str, Any] | None = None,
+        environ: Mapping[str, str] | None = None,
+    ) -> None:
+        self.extension_id = guard.extension
+        self.version = version
+        self.workspace = guard.workspace
+        self.log = logging.getLogger(f"symphony.ext.{guard.extension}")
+        self.settings = dict(settings or {})
+        self.fs = LocalFiles(guard)
+        self.artifacts = LocalArtifacts(guard, store, f"{guard.extension}@{version}")
+        self._guard = guard
+        self._store = store
+        self._environ = environ if environ is not None else os.environ
+        self._cancel: threading.Event | None = None
+
+    def child_env(self, extra: Mapping[str, str] | None) -> dict[str, str]:
+        """The environment of a process the extension starts (see :meth:`run`)."""
+        env = {k: v for k, v in self._environ.items() if k in BASE_ENV}
+        env.update({k: v for k, v in self._environ.items() if self._guard.may_read_env(k)})
+        if extra:
+            env.update(extra)
+        return env
+
+    def run(
+        self,
+        argv: Sequence[str],
+        *,
+        cwd: str | None = None,
+        env: Mapping[str, str] | None = None,
+        input: bytes | None = None,
+        timeout: float | None = None,
+        on_output: Callable[[str, str], None] | None = None,
+    ) -> ProcessResult:
+        self._guard.process(argv)
+        folder = self._guard.path("fs.read", cwd) if cwd is not None else self.workspace
+        return run_process(
+            argv,
+            cwd=folder,
+            env=self.child_env(env),
+            input=input,
+            timeout=timeout,
+            cancel=self._cancel,
+            on_output=on_output,
+        )
+
+    def which(self, program: str) -> str | None:
+        import shutil
+
+        self._guard.process([program])
+        return shutil.which(program, path=self.child_env(None).get("PATH", ""))
+
+    def getenv(self, name: str, default: str | None = None) -> str | None:
+        self._guard.env(name)
+        return self._environ.get(name, default)
+
+    def check_network(self, host: str) -> None:
+        self._guard.network(host)
+
+    def check_model(self, name: str) -> None:
+        self._guard.model(name)
+
+
+class LocalStepContext(LocalContext, StepContext):
+    """The context of one step call: adds scratch folder, progress and cancellation.
+
+    The scratch folder is created on first use (most steps never need one) and removed by
+    :meth:`cleanup` after the call.
+    """
+
+    def __init__(
+        self,
+        base: LocalContext,
+        *,
+        step_type: str,
+        cancel: threading.Event,
+        progress: Callable[[float | None, str], None] | None = None,
+    ) -> None:
+        LocalContext.__init__(
+            self,
+            base._guard,
+            version=base.version,
+            store=base._store,
+            settings=base.settings,
+            environ=base._environ,
+        )
+        self.step_type = step_type
+        self._scratch: Path | None = None
+        self.cancel_event = cancel
+        self._cancel = cancel
+        self._progress = progress
+
+    @property
+    def scratch(self) -> Path:
+        if self._scratch is None:
+            import tempfile
+
+            self._scratch = Path(tempfile.mkdtemp(prefix=f"symphony-{self.extension_id}-"))
+            self._guard.add_scratch(self._scratch)
+        return self._scratch
+
+    def cleanup(self) -> None:
+        """Remove the scratch folder, if the step made one."""
+        if self._scratch is not None:
+            import shutil
+
+            self._guard.remove_scratch(self._scratch)
+            shutil.rmtree(self._scratch, ignore_errors=True)
+            self._scratch = None
+
+    def progress(self, fraction: float | None, message: str = "") -> None:
+        if fraction is not None:
+            fraction = min(1.0, max(0.0, fraction))
+        if self._progress is not None:
+            self._progress(fraction, message)

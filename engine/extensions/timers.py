@@ -1,0 +1,67 @@
+"""One thread for every deadline of the extension manager.
+
+A step call's timeout and the audit log's delayed flush are callbacks due at a time. Starting a
+``threading.Timer`` per call costs a thread start (~0.2 ms here) on every step; this keeps one
+daemon thread that sleeps until the earliest deadline instead. Callbacks must be quick: they
+set events and flush buffers.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import logging
+import threading
+import time
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+__all__ = ["Deadlines"]
+
+log = logging.getLogger("symphony.extensions")
+
+
+class Deadlines:
+    """Run callbacks at given monotonic times on one lazily started daemon thread."""
+
+    def __init__(self, name: str = "ext-deadlines") -> None:
+        self._name = name
+        self._cond = threading.Condition()
+        self._heap: list[tuple[float, int, Callable[[], None]]] = []
+        self._cancelled: set[int] = set()
+        self._ids = itertools.count()
+        self._thread: threading.Thread | None = None
+
+    def call_later(self, delay: float, callback: Callable[[], None]) -> int:
+        """Run ``callback`` after ``delay`` seconds; returns a handle for :meth:`cancel`."""
+        handle = next(self._ids)
+        with self._cond:
+            heapq.heappush(self._heap, (time.monotonic() + delay, handle, callback))
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
+                self._thread.start()
+            self._cond.notify()
+        return handle
+
+    def cancel(self, handle: int) -> None:
+        """Forget a callback that has not run yet (harmless if it already ran)."""
+        with self._cond:
+            if any(h == handle for _, h, _ in self._heap):
+                self._cancelled.add(handle)
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._heap or self._heap[0][0] > time.monotonic():
+                    timeout = self._heap[0][0] - time.monotonic() if self._heap else None
+                    self._cond.wait(timeout)
+                _, handle, callback = heapq.heappop(self._heap)
+                if handle in self._cancelled:
+                    self._cancelled.discard(handle)
+                    continue
+            try:
+                callback()
+            except Exception:
+                log.exception("deadline callback failed")

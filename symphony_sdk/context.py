@@ -1,0 +1,220 @@
+"""The context API an extension uses to reach the world.
+
+These are abstract: Symphony hands an extension an implementation that checks every call
+against the manifest's permissions and audits it (in-process today; over the IPC bus for
+extensions hosted in their own process). Paths are workspace-relative strings (absolute paths
+are accepted when they point inside the workspace or the step's scratch folder).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import logging
+    import threading
+    from collections.abc import Callable, Mapping, Sequence
+    from pathlib import Path
+
+__all__ = [
+    "ArtifactRef",
+    "Artifacts",
+    "ExtensionContext",
+    "Files",
+    "ProcessResult",
+    "StepContext",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessResult:
+    """What a finished process did.
+
+    Attributes:
+        argv: the command line.
+        returncode: exit status; negative is the signal that ended it.
+        stdout: standard output, decoded as UTF-8 (invalid bytes replaced).
+        stderr: standard error, decoded the same way.
+        duration_s: wall time.
+        timed_out: it was killed because the timeout passed.
+        dropped: bytes of output beyond the 64 MiB kept per stream (a note says so at the
+            end of the text), stdout and stderr together.
+    """
+
+    argv: tuple[str, ...]
+    returncode: int
+    stdout: str
+    stderr: str
+    duration_s: float
+    timed_out: bool = False
+    dropped: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0 and not self.timed_out
+
+
+@dataclass(frozen=True, slots=True)
+class ArtifactRef:
+    """A stored artifact: its content hash, name and size."""
+
+    hash: str
+    name: str | None
+    size: int
+    media_type: str
+
+
+class Files(ABC):
+    """Permission-checked access to workspace files."""
+
+    @abstractmethod
+    def read_bytes(self, path: str) -> bytes:
+        """The file's content (needs ``fs.read``)."""
+
+    def read_text(self, path: str, encoding: str = "utf-8") -> str:
+        """The file's content decoded (needs ``fs.read``)."""
+        return self.read_bytes(path).decode(encoding)
+
+    @abstractmethod
+    def write_bytes(self, path: str, data: bytes, *, make_dirs: bool = True) -> None:
+        """Replace the file atomically, keeping its mode (needs ``fs.write``)."""
+
+    def write_text(
+        self, path: str, text: str, *, encoding: str = "utf-8", make_dirs: bool = True
+    ) -> None:
+        """Replace the file with ``text`` atomically (needs ``fs.write``)."""
+        self.write_bytes(path, text.encode(encoding), make_dirs=make_dirs)
+
+    @abstractmethod
+    def delete(self, path: str) -> None:
+        """Delete a file (needs ``fs.write``)."""
+
+    @abstractmethod
+    def exists(self, path: str) -> bool:
+        """Whether the path exists (needs ``fs.read``)."""
+
+    @abstractmethod
+    def glob(self, pattern: str, *, include_ignored: bool = False) -> list[str]:
+        """Workspace-relative paths of files matching ``pattern`` (``**/*.py``), sorted.
+
+        Only files the extension may read are returned; files ignored by ``.gitignore`` and
+        the ``.git`` folder are left out unless ``include_ignored``.
+        """
+
+    @abstractmethod
+    def path(self, path: str, *, write: bool = False) -> Path:
+        """The absolute path of a workspace path after a read (or write) check, for tools
+        that need a real path (pass it to a process you start)."""
+
+
+class Artifacts(ABC):
+    """The artifact store, for outputs worth keeping and for inputs by reference."""
+
+    @abstractmethod
+    def put_bytes(
+        self,
+        data: bytes,
+        *,
+        name: str | None = None,
+        media_type: str | None = None,
+        tags: Sequence[str] = (),
+    ) -> ArtifactRef:
+        """Store ``data`` (content-addressed) and return its reference."""
+
+    @abstractmethod
+    def put_file(
+        self,
+        path: str,
+        *,
+        name: str | None = None,
+        media_type: str | None = None,
+        tags: Sequence[str] = (),
+    ) -> ArtifactRef:
+        """Store a workspace file (needs ``fs.read`` on it)."""
+
+    @abstractmethod
+    def get_bytes(self, ref: str) -> bytes:
+        """The content of an artifact by hash, hash prefix, NAME or NAME@VERSION."""
+
+
+class ExtensionContext(ABC):
+    """What an extension may use for its whole activation.
+
+    Every method may be called from any thread the extension starts (a thread following a
+    tool's output and reporting progress, for instance).
+    """
+
+    extension_id: str
+    workspace: Path
+    log: logging.Logger
+    settings: Mapping[str, Any]
+    fs: Files
+    artifacts: Artifacts
+
+    @abstractmethod
+    def run(
+        self,
+        argv: Sequence[str],
+        *,
+        cwd: str | None = None,
+        env: Mapping[str, str] | None = None,
+        input: bytes | None = None,
+        timeout: float | None = None,
+        on_output: Callable[[str, str], None] | None = None,
+    ) -> ProcessResult:
+        """Run a program to completion (needs ``process`` for ``argv[0]``).
+
+        The child gets the variables the extension may read (``env`` permission) plus
+        ``PATH``, ``HOME``, ``LANG`` and similar basics, plus ``env``. ``cwd`` is a workspace
+        path (default: the workspace). ``on_output(stream, text)`` receives output as it
+        arrives (``stream`` is ``"stdout"`` or ``"stderr"``). When the timeout passes or the
+        step is cancelled the process and its children are terminated.
+        """
+
+    @abstractmethod
+    def which(self, program: str) -> str | None:
+        """The full path of ``program`` on the ``PATH`` processes get, or None (needs
+        ``process`` for ``program``)."""
+
+    @abstractmethod
+    def getenv(self, name: str, default: str | None = None) -> str | None:
+        """An environment variable (needs ``env``)."""
+
+    @abstractmethod
+    def check_network(self, host: str) -> None:
+        """Raise :class:`PermissionDenied` unless the extension may connect to ``host``."""
+
+    @abstractmethod
+    def check_model(self, name: str) -> None:
+        """Raise :class:`PermissionDenied` unless the extension may call model ``name``."""
+
+
+class StepContext(ExtensionContext):
+    """What one step call may use: the extension context plus progress and cancellation."""
+
+    step_type: str
+    cancel_event: threading.Event
+
+    @property
+    @abstractmethod
+    def scratch(self) -> Path:
+        """A private temporary folder for this call (created on first use, always readable
+        and writable, deleted after the call)."""
+
+    @property
+    def cancelled(self) -> bool:
+        """Whether the call was asked to stop; long loops should check it."""
+        return self.cancel_event.is_set()
+
+    def check_cancelled(self) -> None:
+        """Raise :class:`Cancelled` if the call was asked to stop."""
+        if self.cancel_event.is_set():
+            from engine.types.errors import Cancelled
+
+            raise Cancelled(f"step {self.step_type} was cancelled")
+
+    @abstractmethod
+    def progress(self, fraction: float | None, message: str = "") -> None:
+        """Report progress (``fraction`` in 0..1, or None when unknown)."""
