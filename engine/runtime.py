@@ -83,7 +83,11 @@ class Engine:
         )
         self._pit = PitPhase(self.workspace, lambda: self.config.aide.artifacts, self._emit_if_open)
         self._extensions = ExtensionsPhase(
-            self.workspace, lambda: self.config, self._pit.store, self._emit_if_open
+            self.workspace,
+            lambda: self.config,
+            self._pit.store,
+            self._emit_if_open,
+            origins=lambda: self._service().current.origins,
         )
         self._boot = Bootstrapper(
             [

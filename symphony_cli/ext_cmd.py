@@ -229,16 +229,21 @@ def audit(
     ext_id: Annotated[str | None, typer.Argument(help="Only this extension.")] = None,
     denied: Annotated[bool, typer.Option("--denied", help="Only refused requests.")] = False,
     limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="Newest N records.")] = 50,
+    all_: Annotated[
+        bool, typer.Option("--all", help="Every workspace's records, not just this one's.")
+    ] = False,
     json_: JsonOption = False,
     workspace: WorkspaceOption = Path(),
 ) -> None:
-    """Permission decisions extensions caused, newest last."""
+    """Permission decisions extensions caused in this workspace, newest last."""
     from engine.extensions.service import open_db
 
-    _root, loaded = load_workspace_config(ctx, workspace)
+    root, loaded = load_workspace_config(ctx, workspace)
     db = open_db(loaded.config)
     try:
-        records = db.audit(ext_id, denied_only=denied, limit=limit)
+        records = db.audit(
+            ext_id, denied_only=denied, limit=limit, workspace=None if all_ else str(root)
+        )
     finally:
         db.close()
     if json_:
@@ -263,7 +268,11 @@ def audit(
     for r in records:
         when = datetime.fromtimestamp(r.ts).strftime("%Y-%m-%d %H:%M:%S")
         detail = f"  ({r.detail})" if r.detail else ""
-        out(f"{when}  {r.decision:<7} {r.extension:<18} {r.permission:<13} {r.target}{detail}")
+        where = f"  [{r.workspace}]" if all_ else ""
+        out(
+            f"{when}  {r.decision:<7} {r.extension:<18} {r.permission:<13} {r.target}{detail}"
+            f"{where}"
+        )
 
 
 def parse_with(items: list[str]) -> dict[str, Any]:

@@ -118,6 +118,7 @@ class ExtensionsConfig(_Section):
     activation_timeout_s: float = Field(
         10.0,
         gt=0,
+        le=3600,
         description="Seconds an extension may take to load and activate before it is failed.",
     )
     settings: dict[str, dict[str, Any]] = Field(

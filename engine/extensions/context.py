@@ -60,7 +60,7 @@ class LocalFiles(Files):
         return self._guard.path("fs.write" if write else "fs.read", path)
 
     def glob(self, pattern: str, *, include_ignored: bool = False) -> list[str]:
-        from engine.extensions.permissions import compile_globs
+        from engine.files.globs import compile_globs
 
         root = self._guard.workspace
         self._guard.record("fs.glob", pattern)
@@ -175,7 +175,7 @@ class LocalContext(ExtensionContext):
 
     def child_env(self, extra: Mapping[str, str] | None) -> dict[str, str]:
         """The environment of a process the extension starts (see :meth:`run`)."""
-        env = {k: v for k, v in self._environ.items() if k in BASE_ENV}
+        env = {k: v for k, v in self._environ.items() if k in BASE_ENV or k.startswith("LC_")}
         env.update({k: v for k, v in self._environ.items() if self._guard.may_read_env(k)})
         if extra:
             env.update(extra)
@@ -191,12 +191,14 @@ class LocalContext(ExtensionContext):
         timeout: float | None = None,
         on_output: Callable[[str, str], None] | None = None,
     ) -> ProcessResult:
-        self._guard.process(argv)
+        child_env = self.child_env(env)
+        base_path = self.child_env(None).get("PATH", "")
+        program = self._guard.process(argv, path=base_path, env=env)
         folder = self._guard.path("fs.read", cwd) if cwd is not None else self.workspace
         return run_process(
-            argv,
+            [program, *argv[1:]],
             cwd=folder,
-            env=self.child_env(env),
+            env=child_env,
             input=input,
             timeout=timeout,
             cancel=self._cancel,
@@ -206,8 +208,10 @@ class LocalContext(ExtensionContext):
     def which(self, program: str) -> str | None:
         import shutil
 
-        self._guard.process([program])
-        return shutil.which(program, path=self.child_env(None).get("PATH", ""))
+        path = self.child_env(None).get("PATH", "")
+        if shutil.which(program, path=path) is None:
+            return None
+        return self._guard.process([program], path=path)
 
     def getenv(self, name: str, default: str | None = None) -> str | None:
         self._guard.env(name)

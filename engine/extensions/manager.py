@@ -37,6 +37,7 @@ from engine.extensions.timers import Deadlines
 from engine.types.errors import (
     Cancelled,
     ExtensionError,
+    PermissionDenied,
     StepInputError,
     SymphonyError,
     UsageError,
@@ -175,6 +176,8 @@ class _Record:
     guard: PermissionGuard | None = None
     metrics: _Metrics = field(default_factory=_Metrics)
     lock: threading.Lock = field(default_factory=threading.Lock)  # one load/activate at a time
+    inflight: int = 0  # step calls running now (guarded by `idle`)
+    idle: threading.Condition = field(default_factory=threading.Condition)
 
     @property
     def manifest(self) -> Manifest:
@@ -221,6 +224,7 @@ class ExtensionManager:
         self._emit = emit or (lambda _e: None)
         self._environ = environ
         self._deadlines = Deadlines()
+        self._stopping = False
         self.audit = AuditLog(db, self.workspace, self._deadlines)
         self._lock = threading.RLock()
         self._records: dict[str, _Record] = {}
@@ -254,9 +258,24 @@ class ExtensionManager:
             found = rec.found
             row = pinned.get(rec.id)
             assert found.digest is not None
-            if row is None or (found.source == "builtin" and row.manifest_hash != found.digest):
-                # First sight (or a Symphony upgrade of a built-in): pin this manifest.
-                self._pin(rec)
+            untrusted_new = row is None and not found.trusted
+            builtin = found.source == "builtin"
+            if row is not None and not builtin and row.path != str(found.path):
+                self._move(
+                    rec,
+                    State.FAILED,
+                    f"another extension claims the id {rec.id}: {found.path} (the registered"
+                    f" one is {row.path}); `symphony ext enable {rec.id}` switches to this one",
+                )
+                continue
+            if row is None or (
+                builtin and (row.manifest_hash != found.digest or row.path != str(found.path))
+            ):
+                # First sight (or a Symphony upgrade of a built-in): pin this manifest. One
+                # that only the workspace's configuration names starts disabled.
+                self._pin(rec, enabled=not untrusted_new)
+                if untrusted_new:
+                    rec.enabled = False
             elif row.manifest_hash != found.digest:
                 self._move(
                     rec,
@@ -270,10 +289,16 @@ class ExtensionManager:
                 rec.enabled = False
             self._move(rec, State.INSTALLED)
             rec.enabled = rec.enabled and self._config_allows(rec.id)
-            if not rec.enabled:
+            if untrusted_new:
+                rec.reason = (
+                    "new, from a folder the workspace's own configuration names: review it"
+                    f" with `symphony ext info {rec.id}`, enable it with"
+                    f" `symphony ext enable {rec.id}`"
+                )
+            elif not rec.enabled:
                 rec.reason = self._disabled_reason(rec.id)
 
-    def _pin(self, rec: _Record) -> None:
+    def _pin(self, rec: _Record, *, enabled: bool = True) -> None:
         if self._db is None:
             return
         assert rec.found.digest is not None
@@ -283,6 +308,7 @@ class ExtensionManager:
             path=str(rec.found.path),
             version=rec.manifest.extension.version,
             digest=rec.found.digest,
+            enabled=enabled,
         )
 
     def _config_allows(self, ext_id: str) -> bool:
@@ -368,7 +394,8 @@ class ExtensionManager:
             from symphony_sdk.base import step_handlers
 
             handlers = step_handlers(instance)
-        except Exception as e:  # anything the extension's import or constructor raises
+            guard = PermissionGuard(rec.id, manifest.permissions, self.workspace, self.audit.record)
+        except BaseException as e:  # anything the extension's import or constructor raises
             self._move(rec, State.FAILED, _reason("loading", e))
             return False
         declared = {s.type for s in manifest.contributes.steps}
@@ -382,7 +409,6 @@ class ExtensionManager:
             )
             self._move(rec, State.FAILED, what)
             return False
-        guard = PermissionGuard(rec.id, manifest.permissions, self.workspace, self.audit.record)
         with self._lock:
             rec.instance, rec.handlers, rec.guard = instance, handlers, guard
             rec.context = LocalContext(
@@ -412,8 +438,14 @@ class ExtensionManager:
         assert rec.instance is not None and rec.context is not None
         try:
             rec.instance.activate(rec.context)
-        except Exception as e:
+        except BaseException as e:  # SystemExit too: extension code must not end Symphony
             self._move(rec, State.FAILED, _reason("activate", e))
+            return False
+        if self._stopping:
+            # stop() ran while activate did: undo it rather than leave it running.
+            _deactivate_quietly(rec)
+            for state in (State.ACTIVE, State.DEACTIVATING, State.INACTIVE):
+                self._move(rec, state)
             return False
         if not self._move(rec, State.ACTIVE):
             # The deadline passed while activate ran: it stays failed; let it clean up.
@@ -448,13 +480,15 @@ class ExtensionManager:
         if rec.state is not State.ACTIVE:
             return
         self._move(rec, State.DEACTIVATING)
+        with rec.idle:  # let the calls in flight finish first (bounded)
+            rec.idle.wait_for(lambda: rec.inflight == 0, DEACTIVATE_TIMEOUT_S)
         done = threading.Event()
 
         def run() -> None:
             try:
                 if rec.instance is not None:
                     rec.instance.deactivate()
-            except Exception as e:
+            except BaseException as e:
                 log.warning("extension %s: deactivate raised %s", rec.id, _reason("", e))
             finally:
                 done.set()
@@ -470,6 +504,7 @@ class ExtensionManager:
     def stop(self) -> None:
         """Deactivate every active extension, in parallel and each bounded, and flush the
         audit log: stopping takes at most about DEACTIVATE_TIMEOUT_S however many hang."""
+        self._stopping = True
         active = [r for r in self._records.values() if r.state is State.ACTIVE]
         threads = [
             threading.Thread(target=self._deactivate, args=(rec,), daemon=True) for rec in active
@@ -477,8 +512,9 @@ class ExtensionManager:
         for thread in threads:
             thread.start()
         for thread in threads:
-            thread.join(DEACTIVATE_TIMEOUT_S + 1)
+            thread.join(2 * DEACTIVATE_TIMEOUT_S + 1)
         self.audit.flush()
+        self._deadlines.close()
 
     def fire(self, event: str) -> list[str]:
         """Activate, in the background, the loaded extensions listening for ``event``.
@@ -520,7 +556,7 @@ class ExtensionManager:
     # --- queries -------------------------------------------------------------------------------
 
     def _get(self, ext_id: str) -> _Record:
-        rec = self._records.get(ext_id)
+        rec = self._records.get(ext_id) or next((b for b in self._broken if b.id == ext_id), None)
         if rec is None:
             import difflib
 
@@ -589,10 +625,10 @@ class ExtensionManager:
                 self._pin(rec)  # accept the manifest as it is now
             self._db.set_enabled(ext_id, enabled)
         if not enabled:
+            rec.enabled = False  # first, so no new call starts (or re-activates it)
+            rec.reason = self._disabled_reason(ext_id)
             with rec.lock:
                 self._deactivate(rec)
-            rec.enabled = False
-            rec.reason = self._disabled_reason(ext_id)
             self._emit(ExtensionStateChanged(id=rec.id, state=rec.state, reason=rec.reason))
             return self.status(ext_id)
         rec.enabled = True
@@ -657,28 +693,51 @@ class ExtensionManager:
         t0 = time.perf_counter()
         ok, error = False, ""
         timer = self._deadlines.call_later(limit, expire)
+        with rec.idle:
+            rec.inflight += 1
         try:
-            raw = rec.handlers[step_type](ctx, values)
+            try:
+                raw = rec.handlers[step_type](ctx, values)
+            except PermissionDenied:
+                raise  # the guard's refusal, as it is
+            except Cancelled:
+                if not cancel.is_set():
+                    raise  # an extension raising Cancelled on its own: a failure, below
+                if timed_out.is_set():
+                    raise ExtensionError(
+                        f"{where} ({rec.id}) timed out after {limit:g} s"
+                    ) from None
+                raise
+            except KeyboardInterrupt:
+                raise
             if timed_out.is_set():
-                raise Cancelled("timed out")
-            outputs = check_outputs(where, spec.outputs, raw)
+                raise ExtensionError(f"{where} ({rec.id}) timed out after {limit:g} s")
+            try:
+                outputs = check_outputs(where, spec.outputs, raw)
+            except StepInputError as e:  # the extension's bug, not the user's input
+                raise ExtensionError(f"{where} ({rec.id}) returned bad outputs: {e}") from None
             ok = True
             return StepOutcome(rec.id, step_type, outputs, (time.perf_counter() - t0) * 1000)
+        except (PermissionDenied, ExtensionError) as e:
+            error = str(e)
+            raise
         except Cancelled as e:
             error = str(e)
-            if timed_out.is_set():
-                error = f"{where} ({rec.id}) timed out after {limit:g} s"
-                raise ExtensionError(error) from e
+            if cancel.is_set():
+                raise
+            raise ExtensionError(f"{where} ({rec.id}) failed: {_full_reason(e)}") from e
+        except KeyboardInterrupt:
+            error = "interrupted"
             raise
-        except (StepInputError, SymphonyError) as e:
-            error = str(e)
-            raise
-        except Exception as e:
+        except BaseException as e:  # SystemExit too: extension code must not end Symphony
             error = _full_reason(e)
             log.debug("step %s raised", step_type, exc_info=True)
             raise ExtensionError(f"{where} ({rec.id}) failed: {error}") from e
         finally:
             self._deadlines.cancel(timer)
+            with rec.idle:
+                rec.inflight -= 1
+                rec.idle.notify_all()
             duration = (time.perf_counter() - t0) * 1000
             ctx.cleanup()
             self._account(rec, step_type, duration, ok, error)
@@ -770,7 +829,7 @@ def _deactivate_quietly(rec: _Record) -> None:
     try:
         if rec.instance is not None:
             rec.instance.deactivate()
-    except Exception:
+    except BaseException:
         log.debug("late deactivate of %s raised", rec.id, exc_info=True)
 
 

@@ -108,10 +108,17 @@ class RuntimeSpec(_Strict):
     activation_timeout_s: float | None = Field(
         None,
         gt=0,
-        description="Seconds `activate` may take; unset uses `extensions.activation_timeout_s`.",
+        le=3600,
+        allow_inf_nan=False,
+        description="Seconds `activate` may take (at most 3600); unset uses"
+        " `extensions.activation_timeout_s`.",
     )
     call_timeout_s: float = Field(
-        600.0, gt=0, description="Seconds one step call may take before it is cancelled."
+        600.0,
+        gt=0,
+        le=7 * 86400,
+        allow_inf_nan=False,
+        description="Seconds one step call may take before it is cancelled (at most a week).",
     )
     memory_mb: int | None = Field(
         None, ge=16, description="Memory limit of the extension's process, in MiB."
@@ -129,6 +136,17 @@ class FsPermissions(_Strict):
     write: list[str] = Field(
         default_factory=list, description="Globs of paths it may create, change or delete."
     )
+
+    @field_validator("read", "write")
+    @classmethod
+    def _globs(cls, value: list[str]) -> list[str]:
+        from engine.files.globs import GlobError, compile_globs
+
+        try:
+            compile_globs(value)
+        except GlobError as e:
+            raise ValueError(str(e)) from None
+        return value
 
 
 class Permissions(_Strict):
@@ -162,6 +180,12 @@ class FieldSpec(_Strict):
     default: Any = Field(None, description="Value used when none is given.")
     enum: list[Any] | None = Field(None, description="The only values allowed.")
     items: FieldType | None = Field(None, description="Type of each element of an array.")
+    files: Literal["read", "write"] | None = Field(
+        None,
+        description="The value names workspace files or folders (a string or an array of"
+        " strings) the step reads (their content is part of its cache key) or writes (two"
+        " steps never write the same path at once).",
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> FieldSpec:
@@ -171,11 +195,21 @@ class FieldSpec(_Strict):
             raise ValueError("`items` is only allowed on an array")
         if self.required and self.default is not None:
             raise ValueError("a required value cannot have a default")
+        if self.files is not None and self.type not in ("string", "array", "any"):
+            raise ValueError("`files` is only allowed on a string or an array of strings")
+        if self.enum is not None:
+            wrong = [v for v in self.enum if not type_matches(self.type, v)]
+            if wrong:
+                raise ValueError(f"enum value {wrong[0]!r} is not of type {self.type}")
         if self.default is not None:
             if not type_matches(self.type, self.default):
                 raise ValueError(f"default {self.default!r} is not of type {self.type}")
             if self.enum is not None and not in_enum(self.enum, self.default):
                 raise ValueError(f"default {self.default!r} is not one of the enum values")
+            if self.items is not None:
+                bad = [v for v in self.default if not type_matches(self.items, v)]
+                if bad:
+                    raise ValueError(f"default item {bad[0]!r} is not of type {self.items}")
         return self
 
 
@@ -190,6 +224,18 @@ class StepTypeSpec(_Strict):
     )
     outputs: dict[str, FieldSpec] = Field(
         default_factory=dict, description="Values the step produces."
+    )
+    reads: list[str] = Field(
+        default_factory=list,
+        description="Workspace globs the step's result depends on besides its `files` inputs"
+        " (`**` for a test run that imports anything); their content is part of the cache key.",
+    )
+    cacheable: bool = Field(
+        True,
+        description="Whether an earlier result may be reused when the inputs, the extension's"
+        " version and the content of the `files` inputs are unchanged; false for steps with"
+        " side effects or that read state the key does not cover (a melody step can override"
+        " it with `cache`).",
     )
 
     def input_schema(self) -> dict[str, Any]:

@@ -4,24 +4,24 @@ The guard is the only gate between an extension and the machine: the context API
 every file access, process start, environment read, network connection or model call. Paths
 are resolved (symlinks followed) and must stay inside the workspace, so ``../`` tricks and links
 pointing out of it are refused whatever the globs say; the extension's private scratch folder is
-always allowed. Globs use ``.gitignore`` syntax anchored at the workspace root: ``**`` matches
-everything, ``src/**`` or ``src`` a folder, ``*.toml`` files at the root only, ``**/*.py`` at any
-depth, and ``!pattern`` takes a match back.
+always allowed. Globs are those of :mod:`engine.files.globs`, anchored at the workspace root:
+``**`` matches everything, ``src/**`` or ``src`` a folder, ``*.toml`` files at the root only,
+``**/*.py`` at any depth, and ``!pattern`` takes a match back.
 """
 
 from __future__ import annotations
 
 import fnmatch
 import os
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-import pathspec
-
+from engine.files.globs import compile_globs
 from engine.types.errors import PermissionDenied
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Sequence
+    from collections.abc import Callable, Iterable, Mapping, Sequence
 
     from engine.extensions.manifest import Permissions
 
@@ -31,17 +31,7 @@ PermissionName = Literal["fs.read", "fs.write", "process", "env", "network", "mo
 Decision = Literal["allowed", "denied"]
 
 
-def compile_globs(patterns: Sequence[str]) -> pathspec.GitIgnoreSpec | None:
-    """A matcher for workspace-relative globs, anchored at the root; None matches nothing."""
-    if not patterns:
-        return None
-    anchored = []
-    for pattern in patterns:
-        negate = pattern.startswith("!")
-        body = pattern[1:] if negate else pattern
-        body = "/" + body.lstrip("/")
-        anchored.append(("!" if negate else "") + body)
-    return pathspec.GitIgnoreSpec.from_lines(anchored)
+_LOADER_VARS = ("LD_", "DYLD_")
 
 
 def _names_match(patterns: Iterable[str], value: str) -> bool:
@@ -130,15 +120,47 @@ class PermissionGuard:
         spec = self._read if permission == "fs.read" else self._write
         return spec is not None and spec.match_file(rel)
 
-    def process(self, argv: Sequence[str]) -> None:
-        """Check that the extension may start ``argv[0]``."""
+    def process(
+        self, argv: Sequence[str], *, path: str | None = None, env: Mapping[str, str] | None = None
+    ) -> str:
+        """Check that the extension may start ``argv[0]``; return the program to execute.
+
+        Unless any program is granted (``*``), a program named ``git`` must be the ``git``
+        found on ``path`` (the PATH processes get): a file elsewhere that happens to be called
+        ``git`` is refused, and so is an ``env`` that changes ``PATH`` or the dynamic loader.
+        """
         if not argv:
             raise ValueError("empty command")
-        program = Path(argv[0]).name
         shown = " ".join(argv)
-        if not _names_match(self.permissions.process, program):
+        grants = self.permissions.process
+        if "*" in grants:
+            self._record("process", shown, "allowed", "")
+            return argv[0]
+        name = Path(argv[0]).name
+        if not _names_match(grants, name):
             self._deny("process", shown, self._no_grant("process"))
-        self._record("process", shown, "allowed", "")
+        risky = sorted(k for k in (env or {}) if k == "PATH" or k.startswith(_LOADER_VARS))
+        if risky:
+            self._deny("process", shown, f"may not set {risky[0]} (only with process = ['*'])")
+        if path is None:
+            path = os.environ.get("PATH", "")
+        if "/" in argv[0]:
+            # An explicit path: only from a folder of PATH, the workspace (a project's
+            # .venv/bin) or Symphony's own interpreter's folder.
+            folder = Path(os.path.normpath(Path(argv[0]).absolute())).parent
+            trusted = [Path(p) for p in path.split(os.pathsep) if p]
+            trusted += [self.workspace, Path(sys.executable).parent]
+            if not any(folder == t or folder.is_relative_to(self.workspace) for t in trusted):
+                self._deny("process", shown, f"{folder} is not on PATH nor in the workspace")
+            self._record("process", shown, "allowed", "")
+            return argv[0]
+        import shutil
+
+        found = shutil.which(name, path=path)
+        if found is None:
+            self._deny("process", shown, "not found on PATH")
+        self._record("process", shown, "allowed", found or "")
+        return found or argv[0]
 
     def env(self, name: str) -> None:
         """Check that the extension may read the environment variable ``name``."""

@@ -27,10 +27,11 @@ from engine.types.errors import SymphonyError
 from engine.types.messages import Command, ComponentHealth, Event, HealthStatus, command_topic
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Mapping
 
     from engine.bus import Bus
     from engine.config import SymphonyConfig
+    from engine.config.loader import Origin
     from engine.pit.artifacts.store import ArtifactStore
     from engine.types.messages import Message
 
@@ -43,13 +44,12 @@ USER_DIR_NAME = "extensions"
 
 
 def extension_dirs(workspace: Path, config: SymphonyConfig) -> list[Path]:
-    """Folders searched for extensions: ``extensions.dirs`` (relative to the workspace), then
-    the user's extensions folder in the data directory."""
-    dirs = []
+    """Folders searched for extensions: the user's extensions folder in the data directory,
+    then ``extensions.dirs`` (relative to the workspace)."""
+    dirs = [resolve_data_dir(config.core.data_dir) / USER_DIR_NAME]
     for entry in config.extensions.dirs:
         path = Path(entry).expanduser()
         dirs.append(path if path.is_absolute() else workspace / path)
-    dirs.append(resolve_data_dir(config.core.data_dir) / USER_DIR_NAME)
     return dirs
 
 
@@ -70,6 +70,7 @@ class ExtensionsPhase:
         config: returns the configuration in force.
         store: opens the workspace's artifact store.
         emit: publishes events on the bus.
+        origins: returns where each configuration value came from.
     """
 
     name = "extensions"
@@ -80,9 +81,11 @@ class ExtensionsPhase:
         config: Callable[[], SymphonyConfig],
         store: Callable[[], ArtifactStore],
         emit: Callable[[Event], None],
+        origins: Callable[[], Mapping[str, Origin]] = dict,
     ) -> None:
         self.workspace = workspace
         self._config = config
+        self._origins = origins
         self._store = store
         self._emit = emit
         self._db: ExtensionsDB | None = None
@@ -97,9 +100,13 @@ class ExtensionsPhase:
             self._db_error = str(e)
             log.error("extension registry unavailable, using memory: %s", e)
         ext = config.extensions
+        dirs = extension_dirs(self.workspace, config)
+        # `extensions.dirs` set by the workspace's own config file: a cloned repository's
+        # choice, not the user's. Its extensions are registered disabled until enabled.
+        untrusted = dirs[1:] if self._layer_of("extensions.dirs") == "project" else []
         self.manager = ExtensionManager(
             self.workspace,
-            discover(extension_dirs(self.workspace, config)),
+            discover(dirs, untrusted=untrusted),
             db=self._db,
             store=self._store,
             activation_timeout_s=ext.activation_timeout_s,
@@ -109,6 +116,10 @@ class ExtensionsPhase:
             emit=self._emit,
         )
         self.manager.start()
+
+    def _layer_of(self, key: str) -> str | None:
+        origin = self._origins().get(key)
+        return origin.layer if origin is not None else None
 
     def stop(self) -> None:
         if self.manager is not None:

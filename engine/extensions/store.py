@@ -196,14 +196,24 @@ class ExtensionsDB:
             for r in rows
         }
 
-    def pin(self, ext_id: str, *, source: str, path: str, version: str, digest: str) -> None:
-        """Register ``ext_id`` (or accept its current manifest), keeping its enabled state."""
+    def pin(
+        self,
+        ext_id: str,
+        *,
+        source: str,
+        path: str,
+        version: str,
+        digest: str,
+        enabled: bool = True,
+    ) -> None:
+        """Register ``ext_id`` (``enabled`` applies to a new row) or accept its current
+        manifest, keeping the enabled state of a known one."""
         self._execute(
             "INSERT INTO extensions(id, source, path, version, manifest_hash, enabled, pinned_at)"
-            " VALUES (?, ?, ?, ?, ?, 1, ?) ON CONFLICT(id) DO UPDATE SET source = excluded.source,"
+            " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET source = excluded.source,"
             " path = excluded.path, version = excluded.version,"
             " manifest_hash = excluded.manifest_hash, pinned_at = excluded.pinned_at",
-            (ext_id, source, path, version, digest, time.time()),
+            (ext_id, source, path, version, digest, int(enabled), time.time()),
         )
 
     def set_enabled(self, ext_id: str, enabled: bool) -> None:
@@ -238,13 +248,21 @@ class ExtensionsDB:
         )
 
     def audit(
-        self, extension: str | None = None, *, denied_only: bool = False, limit: int = 50
+        self,
+        extension: str | None = None,
+        *,
+        denied_only: bool = False,
+        limit: int = 50,
+        workspace: str | None = None,
     ) -> list[AuditRecord]:
-        """The newest audit records, newest last."""
+        """The newest audit records (of one workspace, or all), newest last."""
         where, args = [], []
         if extension:
             where.append("extension = ?")
             args.append(extension)
+        if workspace:
+            where.append("workspace = ?")
+            args.append(workspace)
         if denied_only:
             where.append("decision = 'denied'")
         sql = "SELECT ts, workspace, extension, permission, target, decision, detail FROM audit"

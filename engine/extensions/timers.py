@@ -18,7 +18,9 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-__all__ = ["Deadlines"]
+__all__ = ["MAX_DELAY_S", "Deadlines"]
+
+MAX_DELAY_S = 30 * 86400.0  # longer delays are treated as "never"
 
 log = logging.getLogger("symphony.extensions")
 
@@ -33,12 +35,18 @@ class Deadlines:
         self._cancelled: set[int] = set()
         self._ids = itertools.count()
         self._thread: threading.Thread | None = None
+        self._closed = False
 
     def call_later(self, delay: float, callback: Callable[[], None]) -> int:
-        """Run ``callback`` after ``delay`` seconds; returns a handle for :meth:`cancel`."""
+        """Run ``callback`` after ``delay`` seconds (at most MAX_DELAY_S; an infinite or NaN
+        delay means never); returns a handle for :meth:`cancel`."""
         handle = next(self._ids)
+        if not delay < MAX_DELAY_S:  # inf and NaN included
+            return handle  # never due: nothing to schedule
         with self._cond:
-            heapq.heappush(self._heap, (time.monotonic() + delay, handle, callback))
+            if self._closed:
+                return handle
+            heapq.heappush(self._heap, (time.monotonic() + max(0.0, delay), handle, callback))
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
                 self._thread.start()
@@ -51,12 +59,21 @@ class Deadlines:
             if any(h == handle for _, h, _ in self._heap):
                 self._cancelled.add(handle)
 
+    def close(self) -> None:
+        """Drop every pending callback and end the thread (idempotent)."""
+        with self._cond:
+            self._closed = True
+            self._heap.clear()
+            self._cond.notify()
+
     def _run(self) -> None:
         while True:
             with self._cond:
-                while not self._heap or self._heap[0][0] > time.monotonic():
+                while not self._closed and (not self._heap or self._heap[0][0] > time.monotonic()):
                     timeout = self._heap[0][0] - time.monotonic() if self._heap else None
-                    self._cond.wait(timeout)
+                    self._cond.wait(None if timeout is None else min(timeout, MAX_DELAY_S))
+                if self._closed:
+                    return
                 _, handle, callback = heapq.heappop(self._heap)
                 if handle in self._cancelled:
                     self._cancelled.discard(handle)

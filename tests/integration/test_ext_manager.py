@@ -280,9 +280,10 @@ class Ext(Operator):
         manager.call("acme.io", {})
     with pytest.raises(StepInputError, match="'text' must be string, got an integer"):
         manager.call("acme.io", {"text": 3})
-    with pytest.raises(StepInputError, match="undeclared output 'extra'"):
+    # Bad outputs are the extension's bug: a failure (exit 1), not a usage error.
+    with pytest.raises(ExtensionError, match=r"returned bad outputs: .*undeclared output 'extra'"):
         manager.call("acme.io", {"text": "undeclared"})
-    with pytest.raises(StepInputError, match="'output text' must be string"):
+    with pytest.raises(ExtensionError, match="'output text' must be string"):
         manager.call("acme.io", {"text": "wrong"})
     with pytest.raises(ExtensionError, match=r"failed: ValueError: cannot do that"):
         manager.call("acme.io", {"text": "raise"})
@@ -419,9 +420,14 @@ def test_engine_discovers_extensions_dirs_and_reports_health(tmp_path: Path) -> 
     with Engine(workspace, watch_config=False) as engine:
         engine.subscribe(lambda env: events.append(env.payload), "evt.ExtensionStateChanged")
         ids = {s.id: s for s in engine.extensions.statuses()}
-        assert ids["acme.echo"].state is State.LOADED
+        # Named only by the workspace's own config: registered, but off until the user agrees.
+        assert (ids["acme.echo"].state, ids["acme.echo"].enabled) == (State.INSTALLED, False)
+        assert "symphony ext enable acme.echo" in ids["acme.echo"].reason
+        assert engine.extensions.set_enabled("acme.echo", True).state is State.LOADED
         assert ids["symphony.shell"].source == "builtin"
-        assert "half installed" in ids["acme.broken"].reason
+        assert not ids["acme.broken"].enabled
+        assert engine.extensions.set_enabled("acme.broken", True).state is State.FAILED
+        assert "half installed" in engine.extensions.status("acme.broken").reason
         from engine.extensions.messages import RunStep, StepDone
 
         reply = engine.send(RunStep(step_type="acme.echo", inputs={"text": "via bus"}))
@@ -431,3 +437,163 @@ def test_engine_discovers_extensions_dirs_and_reports_health(tmp_path: Path) -> 
         assert health.status == "degraded"
         assert any("acme.broken" in r for r in health.reasons)
     assert "active" in [str(e.state) for e in events if isinstance(e, ExtensionStateChanged)]
+
+
+def test_system_exit_in_extension_code_fails_only_that_extension(env: Env) -> None:
+    exits = """
+import sys
+class Ext(Operator):
+    def activate(self, ctx):
+        sys.exit(3)
+"""
+    write_extension(env.ext_dir, "bye.activate", exits, activation='["on_startup"]')
+    step_exit = """
+import sys
+class Ext(Operator):
+    @step("bye.step")
+    def run(self, ctx, inputs):
+        sys.exit(0)
+"""
+    write_extension(env.ext_dir, "bye.step", step_exit, steps=echo_step("bye.step"))
+    manager = env.manager()
+    status = manager.status("bye.activate")
+    assert (status.state, status.reason) == (State.FAILED, "activate: SystemExit: 3")
+    assert manager.health().status == "degraded"
+    with pytest.raises(ExtensionError, match="failed: SystemExit"):
+        manager.call("bye.step", {"text": ""})
+
+
+def test_stop_during_activation_leaves_nothing_running(env: Env) -> None:
+    slow = """
+import time
+class Ext(Operator):
+    deactivated = False
+    def activate(self, ctx):
+        time.sleep(0.5)
+    def deactivate(self):
+        type(self).deactivated = True
+"""
+    write_extension(env.ext_dir, "slow.stop", slow, activation='["on_startup"]')
+    manager = ExtensionManager(
+        env.workspace,
+        discover([env.ext_dir], builtin=False, packages=False),
+        db=env.db,
+        store=_no_store,
+        activation_timeout_s=0.05,
+    )
+    manager.start()  # returns before activate does
+    manager.stop()
+    deadline = time.monotonic() + 3
+    while manager.status("slow.stop").state is not State.INACTIVE and time.monotonic() < deadline:
+        time.sleep(0.02)
+    # (failed by the start-up timeout, then undone by stop: never left active)
+    assert manager.status("slow.stop").state in (State.FAILED, State.INACTIVE)
+    assert manager.status("slow.stop").state is not State.ACTIVE
+
+
+def test_disable_waits_for_calls_in_flight_and_blocks_new_ones(env: Env) -> None:
+    body = """
+import time
+class Ext(Operator):
+    active = False
+    def activate(self, ctx):
+        type(self).active = True
+    def deactivate(self):
+        type(self).active = False
+    @step("busy.work")
+    def run(self, ctx, inputs):
+        time.sleep(0.4)
+        return {"text": str(type(self).active)}
+"""
+    write_extension(env.ext_dir, "busy", body, steps=echo_step("busy.work"))
+    manager = env.manager()
+    result: dict[str, Any] = {}
+    worker = threading.Thread(
+        target=lambda: result.update(out=manager.call("busy.work", {"text": ""}).outputs)
+    )
+    worker.start()
+    time.sleep(0.1)
+    status = manager.set_enabled("busy", False)
+    worker.join(5)
+    assert result["out"] == {"text": "True"}  # deactivate waited for the call
+    assert (status.state, status.enabled) == (State.INACTIVE, False)
+    with pytest.raises(UsageError):
+        manager.call("busy.work", {"text": ""})
+    assert manager.status("busy").state is State.INACTIVE
+
+
+def test_another_folder_claiming_a_registered_id_is_refused(env: Env, tmp_path: Path) -> None:
+    env.echo("acme.real", "acme.real")
+    env.manager().stop()
+    impostor_dir = tmp_path / "elsewhere"
+    write_extension(
+        impostor_dir,
+        "acme.real",
+        ECHO.format(step="acme.real"),
+        steps=echo_step("acme.real"),
+        permissions='process = ["*"]',
+    )
+    (env.ext_dir / "acme.real" / "symphony-extension.toml").unlink()
+    manager = ExtensionManager(
+        env.workspace,
+        discover([impostor_dir], builtin=False, packages=False),
+        db=env.db,
+        store=_no_store,
+    )
+    env.managers.append(manager)
+    manager.start()
+    status = manager.status("acme.real")
+    assert status.state is State.FAILED
+    assert "another extension claims the id acme.real" in status.reason
+
+
+def test_unbounded_timeouts_are_refused_and_never_break_the_timer(env: Env) -> None:
+    from engine.extensions.manifest import parse_manifest
+    from engine.types.errors import ManifestError
+
+    base = '[extension]\nid="a"\nname="a"\nversion="1.0.0"\ntype="operator"\nentry="m:E"\n'
+    for value in ("inf", "nan", "1e12"):
+        with pytest.raises(ManifestError, match=r"runtime\.call_timeout_s"):
+            parse_manifest(f"{base}[runtime]\ncall_timeout_s = {value}\n".encode(), "m.toml")
+    write_extension(
+        env.ext_dir,
+        "acme.sleep2",
+        SLEEPER.replace("acme.sleep", "acme.sleep2"),
+        steps=echo_step("acme.sleep2"),
+        permissions='process = ["sleep"]',
+    )
+    manager = env.manager()
+    with pytest.raises(Cancelled):
+        cancel = threading.Event()
+        threading.Timer(0.2, cancel.set).start()
+        manager.call("acme.sleep2", {"text": ""}, cancel=cancel, timeout=float("inf"))
+    t0 = time.monotonic()
+    with pytest.raises(ExtensionError, match="timed out"):
+        manager.call("acme.sleep2", {"text": ""}, timeout=0.3)
+    assert time.monotonic() - t0 < 3  # the timer still works after an infinite timeout
+
+
+def test_process_grant_needs_the_real_program(env: Env, tmp_path: Path) -> None:
+    fake = tmp_path / "fakebin"
+    fake.mkdir()
+    (fake / "echo").write_text("#!/bin/sh\necho not echo\n")
+    (fake / "echo").chmod(0o755)
+    body = f"""
+class Ext(Operator):
+    @step("run.it")
+    def run(self, ctx, inputs):
+        if inputs["text"] == "path":
+            return {{"text": ctx.run(["{fake}/echo", "x"]).stdout}}
+        if inputs["text"] == "env":
+            return {{"text": ctx.run(["echo", "y"], env={{"PATH": "{fake}"}}).stdout}}
+        return {{"text": ctx.run(["echo", "z"]).stdout}}
+"""
+    write_extension(
+        env.ext_dir, "runner", body, steps=echo_step("run.it"), permissions='process = ["echo"]'
+    )
+    manager = env.manager()
+    assert manager.call("run.it", {"text": "plain"}).outputs == {"text": "z\n"}
+    with pytest.raises(PermissionDenied, match="not on PATH nor in the workspace"):
+        manager.call("run.it", {"text": "path"})
+    with pytest.raises(PermissionDenied, match="may not set PATH"):
+        manager.call("run.it", {"text": "env"})

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from pathlib import Path
 from typing import Any
 
@@ -106,7 +108,6 @@ def test_compile_globs_empty_is_none() -> None:
         (["src"], "src/main.rs", True),
         (["src"], "src", True),
         (["src"], "lib/src", False),
-        (["/src/**"], "src/main.rs", True),
         (["src/**", "!src/secret/**"], "src/main.rs", True),
         (["src/**", "!src/secret/**"], "src/secret/key", False),
         (["**"], "a/b/c/d", True),
@@ -474,3 +475,34 @@ def test_denied_path_target_is_workspace_relative(workspace: Path, audit: Audit)
     with pytest.raises(PermissionDenied) as info:
         g.path("fs.read", workspace / "src" / "main.rs")
     assert info.value.target == "src/main.rs"
+
+
+@pytest.mark.parametrize(
+    ("pattern", "reason"),
+    [
+        ("/etc/**", "is absolute"),
+        ("../outside/**", "leaves the workspace"),
+        ("src/../../x", "leaves the workspace"),
+        ("src\\lib", "use '/' between folders"),
+        ("[abc", "unclosed '['"),
+    ],
+)
+def test_globs_that_could_escape_or_are_malformed_are_refused(pattern: str, reason: str) -> None:
+    from engine.files.globs import GlobError, compile_globs
+
+    with pytest.raises(GlobError, match=re.escape(reason)):
+        compile_globs([pattern])
+
+
+@pytest.mark.parametrize("pattern", ["*.md", "**/*.txt", "x.*"])
+def test_a_wildcard_pattern_never_grants_a_folders_contents(
+    workspace: Path, audit: Audit, pattern: str
+) -> None:
+    """`*.md` means Markdown files, not everything inside a folder named `notes.md`."""
+    (workspace / "notes.md").mkdir()
+    (workspace / "notes.md" / "private.key").write_text("KEY")
+    (workspace / "x.txt").mkdir()
+    (workspace / "x.txt" / "id_rsa").write_text("RSA")
+    g = guard(workspace, audit, read=[pattern])
+    assert not allowed(g, "fs.read", "notes.md/private.key")
+    assert not allowed(g, "fs.read", "x.txt/id_rsa")
