@@ -5,7 +5,18 @@ from __future__ import annotations
 import platform
 import sys
 
-from bench import bench_artifacts, bench_bus, bench_extensions, bench_startup, bench_terminal
+from bench import (
+    bench_arbitration,
+    bench_artifacts,
+    bench_bus,
+    bench_extensions,
+    bench_melody,
+    bench_pool,
+    bench_runs,
+    bench_startup,
+    bench_terminal,
+    bench_terminal_ui,
+)
 from bench.common import print_table
 
 
@@ -17,8 +28,13 @@ def main() -> None:
     print_table("in-process bus", bench_bus.run())
     print_table("artifact store", bench_artifacts.run())
     print_table("extensions", bench_extensions.run())
+    print_table("arbitration", bench_arbitration.run())
+    print_table("pool manager", bench_pool.run())
+    print_table("melodies (10,000 steps)", bench_melody.run())
+    print_table(f"melody runs ({bench_runs.STEPS:,} no-op steps)", bench_runs.run())
     print_table(f"start-up (median of {bench_startup.RUNS} runs)", bench_startup.run())
     print_table(bench_terminal.TITLE, bench_terminal.run())
+    print_table(bench_terminal_ui.TITLE, bench_terminal_ui.run())
 
 
 if __name__ == "__main__":

@@ -22,6 +22,8 @@ from engine.bootstrap.components import (
 from engine.bus import Bus, Subscription
 from engine.bus.handlers import on_payload
 from engine.extensions.service import ExtensionsPhase
+from engine.pit.service import PitPhase
+from engine.runs import messages as run_messages
 from engine.types.errors import BootstrapError, SymphonyError
 from engine.types.messages import (
     Ack,
@@ -51,7 +53,10 @@ if TYPE_CHECKING:
 
     from engine.config import ConfigService
     from engine.extensions.manager import ExtensionManager
-from engine.pit.service import PitPhase
+
+#: Run events are emitted by runners outside the engine's phases; importing them here registers
+#: them with the codec like every other message type.
+RUN_EVENTS = (run_messages.RunStarted, run_messages.RunFinished)
 
 
 class Engine:

@@ -15,7 +15,16 @@ import typer
 
 from engine import __version__
 from engine.types.errors import EXIT_FAILED, Interrupted, SymphonyError, UsageError
-from symphony_cli import artifacts_cmd, config_cmd, doctor, ext_cmd
+from symphony_cli import (
+    artifacts_cmd,
+    ask_cmd,
+    config_cmd,
+    doctor,
+    ext_cmd,
+    melody_cmd,
+    run_cmd,
+    watch_cmd,
+)
 from symphony_cli.output import emit_json, fail, out, resolve_workspace
 
 app = typer.Typer(
@@ -31,6 +40,11 @@ app = typer.Typer(
 app.add_typer(config_cmd.app, name="config")
 app.add_typer(artifacts_cmd.app, name="artifacts")
 app.add_typer(ext_cmd.app, name="ext")
+app.add_typer(melody_cmd.app, name="melody")
+app.command("run")(run_cmd.run)
+app.add_typer(run_cmd.runs_app, name="runs")
+app.command("ask")(ask_cmd.ask)
+app.command("watch")(watch_cmd.watch)
 
 SetOption = Annotated[
     list[str] | None,
@@ -88,7 +102,21 @@ app.command()(doctor.doctor)
 
 _OPTIONS_WITH_VALUE = {"--set"}
 # Checked against the real command table by tests/cli/test_cli.py.
-SUBCOMMANDS = frozenset({"open", "version", "doctor", "config", "artifacts", "ext"})
+SUBCOMMANDS = frozenset(
+    {
+        "open",
+        "version",
+        "doctor",
+        "config",
+        "artifacts",
+        "ext",
+        "melody",
+        "run",
+        "runs",
+        "ask",
+        "watch",
+    }
+)
 
 
 def hoist_global_options(args: list[str]) -> list[str]:

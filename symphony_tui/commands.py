@@ -28,7 +28,13 @@ class PaletteCommand:
 COMMANDS: tuple[PaletteCommand, ...] = (
     PaletteCommand("Toggle sidebar", "Show or hide the explorer sidebar", "screen.toggle_sidebar"),
     PaletteCommand("Focus explorer", "Move focus to the file explorer", "screen.focus_explorer"),
-    PaletteCommand("Close tab", "Close the active preview tab", "screen.close_tab"),
+    PaletteCommand(
+        "Close tab", "Close the active tab (a terminal's program is ended)", "screen.close_tab"
+    ),
+    PaletteCommand("New terminal", "Open a terminal tab running your shell", "screen.new_terminal"),
+    PaletteCommand(
+        "Toggle terminal panel", "Show or hide the bottom terminal panel", "screen.toggle_panel"
+    ),
     PaletteCommand(
         "Change theme", "Pick a colour theme (saved to your user config)", "change_theme"
     ),

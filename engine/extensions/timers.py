@@ -32,7 +32,8 @@ class Deadlines:
         self._name = name
         self._cond = threading.Condition()
         self._heap: list[tuple[float, int, Callable[[], None]]] = []
-        self._cancelled: set[int] = set()
+        self._live: dict[int, None] = {}  # handles scheduled and not cancelled
+        self._dead = 0  # cancelled entries still in the heap
         self._ids = itertools.count()
         self._thread: threading.Thread | None = None
         self._closed = False
@@ -47,6 +48,7 @@ class Deadlines:
             if self._closed:
                 return handle
             heapq.heappush(self._heap, (time.monotonic() + max(0.0, delay), handle, callback))
+            self._live[handle] = None
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
                 self._thread.start()
@@ -56,8 +58,13 @@ class Deadlines:
     def cancel(self, handle: int) -> None:
         """Forget a callback that has not run yet (harmless if it already ran)."""
         with self._cond:
-            if any(h == handle for _, h, _ in self._heap):
-                self._cancelled.add(handle)
+            if self._live.pop(handle, None) is not None:
+                self._dead += 1
+                if self._dead > 64 and self._dead > len(self._heap) // 2:
+                    # Most entries are cancelled call timeouts: drop them in one pass.
+                    self._heap = [e for e in self._heap if e[1] in self._live]
+                    heapq.heapify(self._heap)
+                    self._dead = 0
 
     def close(self) -> None:
         """Drop every pending callback and end the thread (idempotent)."""
@@ -75,9 +82,10 @@ class Deadlines:
                 if self._closed:
                     return
                 _, handle, callback = heapq.heappop(self._heap)
-                if handle in self._cancelled:
-                    self._cancelled.discard(handle)
+                if handle not in self._live:  # cancelled
+                    self._dead = max(0, self._dead - 1)
                     continue
+                del self._live[handle]
             try:
                 callback()
             except Exception:

@@ -93,8 +93,10 @@ class PtySession:
     Args:
         argv: the program and its arguments; None runs ``$SHELL`` (or ``/bin/sh``).
         cwd: the working directory (the workspace).
-        env: the program's full environment; None inherits this process's. ``TERM``,
-            ``COLORTERM``, ``COLUMNS`` and ``LINES`` are always set to match the emulator.
+        env: the program's full environment; None inherits this process's. ``TERM`` and
+            ``COLORTERM`` are set to match the emulator; ``COLUMNS`` and ``LINES`` are removed
+            (like tmux and xterm do): they would go stale at the first resize, and programs
+            read the size from the terminal instead.
         cols: initial screen width.
         rows: initial screen height.
         scrollback: history rows kept.
@@ -145,12 +147,9 @@ class PtySession:
         with self._state_lock:
             if self._child is not None or self._closed:
                 raise TerminalError("a terminal session can be started only once")
-            self._env.update(
-                TERM="xterm-256color",
-                COLORTERM="truecolor",
-                COLUMNS=str(self._emulator.cols),
-                LINES=str(self._emulator.rows),
-            )
+            self._env.update(TERM="xterm-256color", COLORTERM="truecolor")
+            self._env.pop("COLUMNS", None)
+            self._env.pop("LINES", None)
             self._wake_r, self._wake_w = os.pipe()
             for fd in (self._wake_r, self._wake_w):
                 os.set_blocking(fd, False)

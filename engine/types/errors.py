@@ -118,6 +118,62 @@ class ManifestErrors(ManifestError):
         self.message = "\n".join(e.message for e in errors)
 
 
+class MelodyError(SymphonyError):
+    """A melody file is unreadable, malformed or inconsistent.
+
+    Attributes:
+        source: the melody file (or what stood in for one), if known.
+        location: where in the melody, as a dotted key path naming steps by index and id
+            (``steps[1] (test).retry.attempts``), if known.
+        reason: what is wrong.
+    """
+
+    code = "melody.invalid"
+    exit_code = EXIT_USAGE
+
+    def __init__(
+        self, reason: str, *, source: str | None = None, location: str | None = None
+    ) -> None:
+        self.source, self.location, self.reason = source, location, reason
+        super().__init__(_located(reason, source, location))
+
+    def to_dict(self) -> dict[str, str | None]:
+        """``{"file", "location", "reason"}``, the shape of ``--json`` reports."""
+        return {"file": self.source, "location": self.location, "reason": self.reason}
+
+
+class MelodyErrors(MelodyError):
+    """Several melody problems found at once; ``errors`` keeps each one, in file order."""
+
+    errors: list[MelodyError]
+
+    def __init__(self, errors: list[MelodyError]) -> None:
+        flat: list[MelodyError] = []
+        for e in errors:
+            flat.extend(e.errors if isinstance(e, MelodyErrors) else [e])
+        if not flat:
+            raise ValueError("MelodyErrors needs at least one error")
+        self.errors = flat
+        first = flat[0]
+        super().__init__(first.reason, source=first.source, location=first.location)
+        self.message = "\n".join(e.message for e in flat)
+
+
+class CycleError(MelodyError):
+    """Steps depend on each other in a circle.
+
+    Attributes:
+        path: the cycle as step ids, first id repeated at the end (``["a", "b", "a"]``): each
+            step depends on the next.
+    """
+
+    def __init__(
+        self, path: list[str], *, source: str | None = None, location: str | None = None
+    ) -> None:
+        self.path = path
+        super().__init__(f"dependency cycle: {' → '.join(path)}", source=source, location=location)
+
+
 class StepInputError(ExtensionError):
     """A step was given inputs its declaration does not accept (or returned bad outputs)."""
 

@@ -72,7 +72,8 @@ def start(
 ) -> None:
     quoted = [shlex.quote(str(p)) for p in (SYMPHONY, workspace, exit_file)]
     redirect = f" 2> {shlex.quote(str(stderr_file))}" if stderr_file else ""
-    command = f"{quoted[0]} {quoted[1]}{redirect}; echo $? > {quoted[2]}"
+    # `env -u`: pytest's readline import exports COLUMNS/LINES, which would pin the app's size.
+    command = f"env -u COLUMNS -u LINES {quoted[0]} {quoted[1]}{redirect}; echo $? > {quoted[2]}"
     env_args = []
     for var in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME", "XDG_STATE_HOME"):
         env_args += ["-e", f"{var}={os.environ[var]}"]

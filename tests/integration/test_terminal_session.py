@@ -62,11 +62,12 @@ def test_colours_reach_the_screen(tmp_path: Path) -> None:
 
 
 def test_the_program_sees_the_terminal_it_runs_in(tmp_path: Path) -> None:
-    argv = ["/bin/sh", "-c", 'echo "$TERM $COLORTERM $COLUMNS $LINES"; pwd; stty size']
-    with PtySession(argv, cwd=tmp_path, cols=90, rows=20) as session:
+    argv = ["/bin/sh", "-c", 'echo "$TERM $COLORTERM [$COLUMNS$LINES]"; pwd; stty size']
+    env = {"PATH": "/usr/bin:/bin", "COLUMNS": "80", "LINES": "24"}  # stale values dropped
+    with PtySession(argv, cwd=tmp_path, env=env, cols=90, rows=20) as session:
         session.wait(10)
         assert session.text()[:3] == [
-            "xterm-256color truecolor 90 20",
+            "xterm-256color truecolor []",
             str(tmp_path),
             "20 90",
         ]

@@ -30,7 +30,15 @@ DOCS = ROOT / "docs"
 ARCHITECTURE = DOCS / "architecture.md"
 GUIDE = DOCS / "getting-started.md"
 #: Command groups documented on a page of their own (the rest are in the guide's CLI table).
-GROUP_PAGES = {"artifacts": DOCS / "artifacts.md", "ext": DOCS / "extensions.md"}
+GROUP_PAGES = {
+    "artifacts": DOCS / "artifacts.md",
+    "ext": DOCS / "extensions.md",
+    "melody": DOCS / "melodies.md",
+    "run": DOCS / "melodies.md",
+    "runs": DOCS / "melodies.md",
+    "ask": DOCS / "melodies.md",
+    "watch": DOCS / "melodies.md",
+}
 
 
 def page_for(path: str) -> Path:
@@ -369,3 +377,21 @@ def test_every_built_in_step_type_is_documented() -> None:
         for step in found.manifest.contributes.steps
     }
     assert documented == real
+
+
+def test_the_melody_example_in_the_docs_is_valid() -> None:
+    """The first melody on docs/melodies.md validates against the built-in step types."""
+    from engine.extensions.discovery import discover
+    from engine.melody.loader import parse_melody_text
+    from engine.melody.validate import validate
+
+    block = re.search(r"```toml\n(.*?)```", read(DOCS / "melodies.md"), re.DOTALL)
+    assert block is not None
+    melody = parse_melody_text(block.group(1), fmt="toml", source="docs/melodies.md")
+    step_types = {
+        step.type: step
+        for found in discover([], packages=False)
+        if found.manifest is not None
+        for step in found.manifest.contributes.steps
+    }
+    assert validate(melody, source="docs/melodies.md", step_types=step_types) == []

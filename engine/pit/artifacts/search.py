@@ -63,10 +63,15 @@ def fts_rowid(conn: sqlite3.Connection, digest: str) -> int | None:
     return None if row is None else int(row[0])
 
 
+MAX_INDEXED_PRODUCERS = 200
+
+
 def _producer_text(producers: Iterable[Sequence[str | None]]) -> str:
-    words: list[str] = []
+    words: dict[str, None] = {}  # insertion-ordered set: linear even for thousands of producers
     for fields in producers:
-        words.extend(v for v in fields if v and v not in words)
+        for v in fields:
+            if v:
+                words.setdefault(v)
     return " ".join(words)
 
 
@@ -84,8 +89,12 @@ def write_row(conn: sqlite3.Connection, digest: str) -> None:
         r[0] for r in conn.execute("SELECT tag FROM tags WHERE hash = ? ORDER BY tag", (digest,))
     ]
     media = conn.execute("SELECT media_type FROM artifacts WHERE hash = ?", (digest,)).fetchone()
+    # Content made again and again (the same step output in every run) gathers thousands of
+    # producers; the full-text row keeps the first ones' words so a put stays O(1). The
+    # producers table keeps every one, and the `producer` filter of search reads it.
     producers = conn.execute(
-        "SELECT run, node, extension, model FROM producers WHERE hash = ? ORDER BY rowid", (digest,)
+        "SELECT run, node, extension, model FROM producers WHERE hash = ? ORDER BY rowid LIMIT ?",
+        (digest, MAX_INDEXED_PRODUCERS),
     ).fetchall()
     rowid = fts_rowid(conn, digest)
     if rowid is None:
