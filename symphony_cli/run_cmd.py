@@ -147,6 +147,28 @@ class _Display:
             if self._live is not None:
                 self._live.update(self._render())
 
+    def ask_recovery(self, step_id: str, error: str) -> str:
+        """Ask what to do about a failed step (retry / skip / abort); runs on the run's thread."""
+        with self._lock:
+            live = self._live
+            if live is not None:
+                live.stop()
+            try:
+                first = error.splitlines()[0][:200] if error else "failed"
+                sys.stderr.write(f"step {step_id} failed: {first}\n")
+                while True:
+                    sys.stderr.write("[r]etry, [s]kip and go on, [a]bort? ")
+                    sys.stderr.flush()
+                    answer = sys.stdin.readline().strip().lower()
+                    if not answer:  # end of input: do not guess
+                        return "abort"
+                    for choice in ("retry", "skip", "abort"):
+                        if choice.startswith(answer):
+                            return choice
+            finally:
+                if live is not None:
+                    live.start()
+
     def _finished_line(self, event: Any) -> None:
         took = f"{event.duration_ms / 1000:.1f} s" if event.duration_ms is not None else ""
         state = "cached" if event.cached else event.state
@@ -237,6 +259,10 @@ def run(
     force: Annotated[
         bool, typer.Option("--force", help="Run every step even if a cached result exists.")
     ] = False,
+    no_prompt: Annotated[
+        bool,
+        typer.Option("--no-prompt", help="On a terminal, do not ask what to do when a step fails."),
+    ] = False,
     workspace: WorkspaceOption = Path(),
 ) -> None:
     """Run a melody: steps in parallel where the DAG allows, cached results reused."""
@@ -258,6 +284,8 @@ def run(
             loaded, _path = runner.load(melody)
             params = parse_params(param or [], loaded)
             job = runner.new_run(melody, params, from_step=from_step, force=force)
+        if not json_ and not no_prompt and sys.stdin.isatty() and sys.stderr.isatty():
+            job.on_failure = display.ask_recovery
         if not json_:
             say(f"run {job.run_id}: {job.melody.name} ({len(job.rows)} steps)")
         summary = _drive(job, display, title=job.melody.name)

@@ -157,6 +157,9 @@ class MelodyRun:
         self.emit = emit
         self.concurrency = max(1, concurrency)
         self.executor = executor
+        #: Asked when a step that is not optional failed for good: "retry", "skip" (go on
+        #: without it) or "abort" (cancel the run). None (the default) means go on.
+        self.on_failure: Callable[[str, str], str] | None = None
         self.dag = Dag.from_melody(melody)
         self.hasher = FileHasher(workspace, store)
         self.run_id = ""
@@ -171,6 +174,7 @@ class MelodyRun:
         self._dirty: dict[str, StepRow] = {}
         self._decisions: list[Decision] = []
         self._outputs_pending: list[tuple[StepRow, bytes]] = []
+        self._skipped_by_user: set[str] = set()
         self._cache_pending: list[CacheEntry] = []
         self._lock = threading.Lock()
 
@@ -316,6 +320,13 @@ class MelodyRun:
                 if kind == "done":
                     running -= 1
                     self._finish(payload)
+                    choice = self._recover(payload) if not cancelling else None
+                    if choice == "retry":
+                        waiting[payload.step_id] = set()
+                        ready.appendleft(payload.step_id)
+                        continue
+                    if choice == "abort":
+                        cancel.set()
                     self._release(payload.step_id, waiting, ready)
                 elif kind == "state":
                     sid, attempt, started = payload
@@ -346,6 +357,41 @@ class MelodyRun:
             )
         )
         return summary
+
+    def _recover(self, result: _Result) -> str | None:
+        """The last step of the recovery playbook: ask (retry / skip / abort), record it."""
+        sid = result.step_id
+        if (
+            self.on_failure is None
+            or result.state is not StepState.FAILED
+            or self._specs[sid].optional
+        ):
+            return None
+        choice = self.on_failure(sid, result.error)
+        if choice not in ("retry", "skip", "abort"):
+            return None
+        why = {
+            "retry": "asked to try it again",
+            "skip": "asked to go on without it",
+            "abort": "asked to stop the run",
+        }[choice]
+        self._decisions.append(
+            Decision(
+                self.run_id,
+                sid,
+                "recovery",
+                choice,
+                f"{sid} failed; the user {why}",
+                ("retry", "skip", "abort"),
+            )
+        )
+        row = self.rows[sid]
+        if choice == "retry":
+            row.state, row.error, row.finished = StepState.PENDING, "", None
+            self._dirty[sid] = row
+        elif choice == "skip":
+            self._skipped_by_user.add(sid)
+        return choice
 
     def _release(self, sid: str, waiting: dict[str, set[str]], ready: deque[str]) -> None:
         """``sid`` finished: its dependents that wait for nothing else become ready."""
@@ -515,13 +561,21 @@ class MelodyRun:
         if cancelled:
             return RunState.CANCELLED
         for sid, row in self.rows.items():
-            if row.state in (StepState.FAILED, StepState.CRASHED) and not self._specs[sid].optional:
+            if self._counts_against(sid, row):
                 return RunState.FAILED
         return RunState.COMPLETED
 
+    def _counts_against(self, sid: str, row: StepRow) -> bool:
+        """A failure that fails the run: not optional, not waved through by the user."""
+        return (
+            row.state in (StepState.FAILED, StepState.CRASHED)
+            and not self._specs[sid].optional
+            and sid not in self._skipped_by_user
+        )
+
     def _error_summary(self) -> str:
         for sid, row in self.rows.items():
-            if row.state in (StepState.FAILED, StepState.CRASHED) and not self._specs[sid].optional:
+            if self._counts_against(sid, row):
                 return f"step {sid} {row.state.value}: {row.error}"
         return ""
 

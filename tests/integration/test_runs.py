@@ -493,3 +493,64 @@ def test_bad_params_and_invalid_melodies_are_usage_errors(ws: Path, h: Harness) 
     with pytest.raises(MelodyErrors, match=r"unknown step type 'shell\.rnu'"):
         h.run("bad")
     assert not h.runner.store.runs(melody="bad")
+
+
+FLAKY_ONCE = """
+[melody]
+name = "once"
+
+[[steps]]
+id = "flaky"
+uses = "shell.run"
+with = { command = "echo x >> out/tries; [ $(wc -l < out/tries) -ge 2 ]" }
+
+[[steps]]
+id = "after"
+uses = "shell.run"
+needs = ["flaky"]
+with = { command = "echo after >> out/log.txt" }
+"""
+
+
+@pytest.mark.parametrize(
+    ("answer", "run_state", "states"),
+    [
+        ("retry", RunState.COMPLETED, {"flaky": "completed", "after": "completed"}),
+        ("skip", RunState.COMPLETED, {"flaky": "failed", "after": "skipped"}),
+        ("abort", RunState.CANCELLED, {"flaky": "failed", "after": "cancelled"}),
+    ],
+)
+def test_recovery_asks_retry_skip_or_abort(
+    ws: Path, h: Harness, answer: str, run_state: RunState, states: dict[str, str]
+) -> None:
+    melody(ws, "once", FLAKY_ONCE)
+    job = h.runner.new_run("once", {})
+    asked: list[tuple[str, str]] = []
+    job.on_failure = lambda sid, error: asked.append((sid, error)) or answer  # type: ignore[func-returns-value]
+    summary = job.execute()
+    assert [sid for sid, _ in asked] == ["flaky"]
+    assert "exited with status 1" in asked[0][1]
+    assert summary.state is run_state
+    assert h.states(summary) == states
+    recovery = [d for d in h.runner.store.decisions(summary.run_id) if d.kind == "recovery"]
+    assert [d.choice for d in recovery] == [answer]
+
+
+def test_the_cli_asks_on_a_terminal(ws: Path) -> None:
+    """`symphony run` in a real PTY: the failed step is offered for retry, `r` retries it."""
+    from engine.terminal.session import PtySession
+
+    melody(ws, "once", FLAKY_ONCE)
+    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
+    argv = [sys.executable, "-m", "symphony_cli", "run", "once"]
+    with PtySession(argv, cwd=ws, env=env, cols=100, rows=30) as session:
+        deadline = time.monotonic() + 30
+        while "[r]etry" not in "\n".join(session.text()) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert "step flaky failed" in "\n".join(session.text())
+        session.write("r\r")
+        status = session.wait(30)
+        screen = "\n".join(session.text())
+    assert status == 0, screen
+    assert "completed" in screen
+    assert log_lines(ws) == ["after"]
