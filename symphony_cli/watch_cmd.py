@@ -237,10 +237,19 @@ def watch(
                     f"watching {n} glob{'s' if n != 1 else ''} in {root}"
                     f" ({', '.join(patterns)}) — Ctrl-C to stop"
                 )
+            every = loaded.triggers.every_s
+            if every is not None:
+                say(f"and running it every {every:g} s (triggers.every_s)")
             running = _run_once(runner, melody, param or [])
+            next_due = None if every is None else time.monotonic() + every
             while running and not stop.is_set():
                 if watcher.failed:
                     raise SymphonyError(f"stopped watching {root}: {watcher.error}")
+                if next_due is not None and time.monotonic() >= next_due:
+                    say(f"schedule: every {every:g} s")
+                    running = _run_once(runner, melody, param or [])
+                    next_due = time.monotonic() + (every or 0)
+                    continue
                 if not changes.arrived.wait(0.2):
                     continue
                 start = time.monotonic()
@@ -256,6 +265,8 @@ def watch(
                 more = f" (and {len(paths) - 1} more)" if len(paths) > 1 else ""
                 say(f"change: {paths[0]}{more}")
                 running = _run_once(runner, melody, param or [])
+                if next_due is not None:
+                    next_due = time.monotonic() + (every or 0)
         except KeyboardInterrupt:
             pass
         finally:

@@ -301,3 +301,15 @@ def test_watch_refuses_a_melody_that_cannot_run(watched: Path) -> None:
     assert result.returncode == 2
     assert "shell.rnu" in result.stderr
     assert not (watched / "out" / "log.txt").exists()
+
+
+def test_watch_also_runs_on_its_schedule(watched: Path) -> None:
+    melody_file = watched / ".symphony" / "melodies" / "build.toml"
+    melody_file.write_text(WATCHED + "every_s = 0.3\n")
+    w = Watch(watched, "build")
+    try:
+        w.wait_for(lambda: w.runs() >= 3)  # the first run, then the schedule's
+        assert "every 0.3 s" in w.stderr()
+        assert w.interrupt() == 0
+    finally:
+        w.kill()
