@@ -19,6 +19,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from engine.sqlite import open_versioned
 from engine.types.errors import ExtensionError
 
 if TYPE_CHECKING:
@@ -128,33 +129,15 @@ class ExtensionsDB:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._lock = threading.Lock()
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self._conn = sqlite3.connect(
-                path, isolation_level=None, check_same_thread=False, timeout=30
-            )
-        except (OSError, sqlite3.Error) as e:
-            raise ExtensionError(f"{path}: cannot open the extension database: {e}") from e
-        try:
-            version = self._conn.execute("PRAGMA user_version").fetchone()[0]
-            if version > SCHEMA_VERSION:  # refuse before changing anything in the file
-                raise ExtensionError(
-                    f"{path}: schema version {version} is newer than this Symphony's"
-                    f" ({SCHEMA_VERSION}); upgrade Symphony"
-                )
-            self._conn.execute("PRAGMA journal_mode = WAL")
-            self._conn.execute("PRAGMA synchronous = NORMAL")
-            if version < SCHEMA_VERSION:
-                self._conn.executescript(
-                    f"BEGIN IMMEDIATE; {SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
-                )
-            self._prune()
-        except (ExtensionError, sqlite3.Error) as e:
-            self._conn.close()
-            if isinstance(e, ExtensionError):
-                raise
-            raise ExtensionError(f"{path}: cannot open the extension database: {e}") from e
+        self._conn = open_versioned(
+            path, SCHEMA, SCHEMA_VERSION, ExtensionError, "the extension database"
+        )
         self._closed = False
+        try:
+            self._prune()
+        except sqlite3.Error as e:
+            self.close()
+            raise ExtensionError(f"{path}: cannot open the extension database: {e}") from e
 
     def close(self) -> None:
         with self._lock:

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from engine.runs.states import RunState, StepState
+from engine.sqlite import open_versioned
 from engine.types.errors import RunError
 
 if TYPE_CHECKING:
@@ -181,31 +182,7 @@ class RunStore:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._lock = threading.Lock()
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self._conn = sqlite3.connect(
-                path, isolation_level=None, check_same_thread=False, timeout=30
-            )
-        except (OSError, sqlite3.Error) as e:
-            raise RunError(f"{path}: cannot open the runs database: {e}") from e
-        try:
-            version = self._conn.execute("PRAGMA user_version").fetchone()[0]
-            if version > SCHEMA_VERSION:
-                raise RunError(
-                    f"{path}: schema version {version} is newer than this Symphony's"
-                    f" ({SCHEMA_VERSION}); upgrade Symphony"
-                )
-            self._conn.execute("PRAGMA journal_mode = WAL")
-            self._conn.execute("PRAGMA synchronous = NORMAL")
-            if version < SCHEMA_VERSION:
-                self._conn.executescript(
-                    f"BEGIN IMMEDIATE; {SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
-                )
-        except (RunError, sqlite3.Error) as e:
-            self._conn.close()
-            if isinstance(e, RunError):
-                raise
-            raise RunError(f"{path}: cannot open the runs database: {e}") from e
+        self._conn = open_versioned(path, SCHEMA, SCHEMA_VERSION, RunError, "the runs database")
         self._closed = False
 
     def close(self) -> None:
