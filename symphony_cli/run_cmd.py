@@ -437,7 +437,6 @@ def cancel(
     """Cancel a running run (its process stops its steps and records it cancelled)."""
     import os
 
-    from engine.runs.service import pid_alive
     from engine.runs.states import RunState
 
     with _runner(ctx, workspace) as runner:
@@ -446,9 +445,11 @@ def cancel(
             raise UsageError(f"run {row.id} is not running ({row.state.value})")
         os.kill(row.pid, signal.SIGTERM)
         deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and pid_alive(row.pid):
+        while time.monotonic() < deadline and runner.owner_alive(row):
             if runner.store.run(row.id).state is not RunState.RUNNING:
                 break
             time.sleep(0.1)
-        final = runner.store.run(row.id).state
+        final = runner.refresh(runner.store.run(row.id)).state
     say(f"run {row.id}: {final.value}")
+    if final is RunState.RUNNING:
+        raise typer.Exit(EXIT_FAILED)

@@ -14,7 +14,6 @@ playbook. Every choice is handed to ``decide`` with its rationale and alternativ
 from __future__ import annotations
 
 import contextlib
-import posixpath
 import threading
 import time
 from typing import TYPE_CHECKING, Any
@@ -161,7 +160,7 @@ class Conductor:
     ) -> contextlib.AbstractContextManager[Any]:
         if self.arbiter is None or not writes:
             return contextlib.nullcontext()
-        needs = {f"path:{posixpath.normpath(p)}": 1 for p in writes}
+        needs = {f"path:{self._lock_name(p)}": 1 for p in writes}
         t0 = time.monotonic()
         grant = self.arbiter.acquire(needs, owner=run_id, label=step_id, cancel=cancel)
         waited = time.monotonic() - t0
@@ -176,6 +175,15 @@ class Conductor:
                 )
             )
         return grant
+
+    def _lock_name(self, path: str) -> str:
+        """One name per file however it is spelled: resolved (symlinks followed) and made
+        relative to the workspace when it is inside it."""
+        workspace = self.manager.workspace
+        resolved = (workspace / path).resolve()
+        if resolved.is_relative_to(workspace):
+            return resolved.relative_to(workspace).as_posix() or "."
+        return resolved.as_posix()
 
     def _record(self, capability: str, ext_id: str, *, ok: bool, ms: float) -> None:
         with self._lock:

@@ -31,6 +31,10 @@ class IgnoreRules:
         """Forget cached ``.gitignore`` files."""
         self._specs.clear()
 
+    def gitignore_spec(self, folder: Path) -> pathspec.GitIgnoreSpec | None:
+        """The parsed ``.gitignore`` of ``folder`` (resolved), or None if it has none."""
+        return self._spec(folder)
+
     def _spec(self, folder: Path) -> pathspec.GitIgnoreSpec | None:
         if folder not in self._specs:
             try:

@@ -19,6 +19,7 @@ error is not retried; any other failure is retried up to ``retry.attempts`` with
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import queue
@@ -203,7 +204,22 @@ class MelodyRun:
             if from_step not in self.rows:
                 raise UsageError(f"--from {from_step!r}: the melody has no such step")
             self.forced = {from_step, *self.dag.downstream(from_step)}
-            parent_rows = {r.step_id: r for r in self.store.steps(parent.id)}
+            same = (
+                parent.params == self.params
+                and parent.definition_hash == self.melody.definition_hash()
+            )
+            parent_rows = {r.step_id: r for r in self.store.steps(parent.id)} if same else {}
+            if not same:
+                self._decisions.append(
+                    Decision(
+                        self.run_id,
+                        from_step,
+                        "reuse",
+                        "none",
+                        f"run {parent.id} had other parameters or another melody definition:"
+                        " nothing is reused; steps upstream of --from go through the cache",
+                    )
+                )
             for sid, row in self.rows.items():
                 old = parent_rows.get(sid)
                 if sid in self.forced or old is None or old.state not in DONE_OK:
@@ -251,7 +267,11 @@ class MelodyRun:
                 row.started = row.finished = row.duration_ms = None
             self.rows[s.id] = row
             self._dirty[s.id] = row
-        self.store.set_run_state(run.id, RunState.RUNNING, pid=_pid())
+        if run.from_step is not None and run.from_step in self.rows:
+            # A resumed --from run still re-runs its step and what follows (if not done yet).
+            self.forced = {run.from_step, *self.dag.downstream(run.from_step)}
+        if not self.store.claim(run.id, _pid()):
+            raise UsageError(f"run {run.id} was resumed by another process just now")
 
     def _params(self, given: Mapping[str, Any]) -> dict[str, Any]:
         unknown = sorted(set(given) - set(self.melody.params))
@@ -298,6 +318,7 @@ class MelodyRun:
         running = 0
         cancelling = False
         last_flush = time.monotonic()
+        crashed: BaseException | None = None
         try:
             while waiting or running:
                 if cancel.is_set() and not cancelling:
@@ -337,10 +358,23 @@ class MelodyRun:
                 if time.monotonic() - last_flush >= FLUSH_S:
                     self._flush()
                     last_flush = time.monotonic()
+        except BaseException as e:
+            # The coordinator itself failed (the database, a bug): stop the steps rather than
+            # leave them and their processes running unsupervised, and record the run crashed.
+            crashed = e
+            for ev in self._step_cancels.values():
+                ev.set()
         finally:
             if own_executor:
                 executor.shutdown()
-            self.hasher.flush()
+            if crashed is None:
+                self.hasher.flush()
+        if crashed is not None:
+            with contextlib.suppress(Exception):
+                self.store.set_run_state(
+                    self.run_id, RunState.CRASHED, error=f"{type(crashed).__name__}: {crashed}"
+                )
+            raise crashed
         state = self._outcome(cancel.is_set())
         error = self._error_summary()
         self._flush()
@@ -604,10 +638,11 @@ class MelodyRun:
             return result
         cacheable = spec.cache if spec.cache is not None else type_spec.cacheable
         key: str | None = None
+        digest = ""
+        read_paths = file_inputs(type_spec, values, "read")
+        read_globs = [*type_spec.reads, *spec.files]
         if cacheable:
-            digest = self.hasher.digest(
-                file_inputs(type_spec, values, "read"), [*type_spec.reads, *spec.files]
-            )
+            digest = self.hasher.digest(read_paths, read_globs)
             ids = ",".join(sorted(f"{e}@{self.versions.get(e, '?')}" for e, _ in providers))
             key = cache_key(step_type=spec.uses, extension=ids, inputs=values, files_digest=digest)
             result.cache_key = key
@@ -682,6 +717,19 @@ class MelodyRun:
                         outputs, sort_keys=True, indent=2, default=str
                     ).encode()
                     result.artifact = hashlib.sha256(result.blob).hexdigest()
+                if key is not None and self.hasher.digest(read_paths, read_globs) != digest:
+                    # The files it reads changed while it ran (it fixed them, or another step
+                    # wrote them): the result belongs to no stable key, so it is not reused.
+                    result.cache_key = None
+                    result.decisions.append(
+                        Decision(
+                            self.run_id,
+                            sid,
+                            "cache",
+                            "not stored",
+                            "the files it reads changed while it ran; the next run decides again",
+                        )
+                    )
                 break
         result.duration_ms = (time.perf_counter() - t0) * 1000
         return result

@@ -31,8 +31,12 @@ __all__ = ["DB_NAME", "Runner", "pid_alive"]
 DB_NAME = "runs.db"
 
 
-def pid_alive(pid: int) -> bool:
-    """Whether a process with ``pid`` runs (zombies count as dead)."""
+def pid_alive(pid: int, *, started_before: float | None = None) -> bool:
+    """Whether a process with ``pid`` runs (zombies count as dead).
+
+    With ``started_before`` (a wall-clock time), a process that started after it is another
+    one that reused the pid, and counts as dead too (Linux; elsewhere the pid alone decides).
+    """
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -41,9 +45,26 @@ def pid_alive(pid: int) -> bool:
         return True
     try:
         with open(f"/proc/{pid}/stat") as f:  # noqa: PTH123 - Linux fast path
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+            fields = f.read().rsplit(")", 1)[1].split()
     except OSError:
         return True
+    if fields[0] == "Z":
+        return False
+    if started_before is not None:
+        start = _process_start(int(fields[19]))
+        if start is not None and start > started_before + 1.0:
+            return False
+    return True
+
+
+def _process_start(ticks: int) -> float | None:
+    """Wall-clock start time of a process from its start in clock ticks after boot."""
+    try:
+        with open("/proc/stat") as f:  # noqa: PTH123
+            boot = next(float(line.split()[1]) for line in f if line.startswith("btime "))
+    except (OSError, StopIteration, ValueError):
+        return None
+    return boot + ticks / os.sysconf("SC_CLK_TCK")
 
 
 class Runner:
@@ -175,7 +196,13 @@ class Runner:
 
     def refresh(self, row: RunRow) -> RunRow:
         """A run marked running whose process is gone is recorded as crashed (resumable)."""
-        if row.state is RunState.RUNNING and not pid_alive(row.pid):
+        if row.state is RunState.RUNNING and not self.owner_alive(row):
             self.store.set_run_state(row.id, RunState.CRASHED, error="its process ended")
+            self.store.crash_steps(row.id)
             return self.store.run(row.id)
         return row
+
+    @staticmethod
+    def owner_alive(row: RunRow) -> bool:
+        """Whether the process that runs ``row`` is still that process (not a reused pid)."""
+        return pid_alive(row.pid, started_before=row.created)

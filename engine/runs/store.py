@@ -268,6 +268,27 @@ class RunStore:
             (state.value, finished, error, pid, run_id),
         )
 
+    def claim(self, run_id: str, pid: int) -> bool:
+        """Mark a run that is not running as running in process ``pid``; False if another
+        process claimed it first (two resumes at once)."""
+        with self._lock:
+            if self._closed:
+                raise RunError(f"{self.path}: the runs database is closed")
+            cur = self._conn.execute(
+                "UPDATE runs SET state = 'running', pid = ?, finished = NULL, error = ''"
+                " WHERE id = ? AND state != 'running' AND state != 'completed'",
+                (pid, run_id),
+            )
+            return cur.rowcount == 1
+
+    def crash_steps(self, run_id: str) -> None:
+        """Steps a dead run left queued or running are recorded crashed."""
+        self._query(
+            "UPDATE steps SET state = 'crashed', error = 'its run ended with the process'"
+            " WHERE run_id = ? AND state IN ('queued', 'running')",
+            (run_id,),
+        )
+
     def run(self, run_id: str) -> RunRow:
         """One run by id or unique id prefix.
 
@@ -276,7 +297,9 @@ class RunStore:
         """
         from engine.types.errors import UsageError
 
-        rows = self._query(f"SELECT {_RUN_COLUMNS} FROM runs WHERE id LIKE ? || '%'", (run_id,))
+        rows = self._query(
+            f"SELECT {_RUN_COLUMNS} FROM runs WHERE substr(id, 1, length(?1)) = ?1", (run_id,)
+        )
         if not rows:
             raise UsageError(f"no run {run_id!r} (see `symphony runs list`)")
         if len(rows) > 1 and not any(r[0] == run_id for r in rows):

@@ -554,3 +554,95 @@ def test_the_cli_asks_on_a_terminal(ws: Path) -> None:
     assert status == 0, screen
     assert "completed" in screen
     assert log_lines(ws) == ["after"]
+
+
+def test_a_step_that_changes_what_it_reads_is_not_cached(ws: Path, h: Harness) -> None:
+    """ruff --fix rewrites its input: its result is not stored, so reverting the file
+    makes the next run fix it again instead of reporting a stale cached success."""
+    broken = "import os\n\n\nx = 1\n"
+    (ws / "src" / "m.py").write_text(broken)
+    melody(
+        ws,
+        "fix",
+        """
+        [melody]
+        name = "fix"
+
+        [[steps]]
+        id = "fix"
+        uses = "ruff.check"
+        with = { paths = ["src/m.py"], fix = true, select = ["F401"] }
+        """,
+    )
+    assert h.states(h.run("fix")) == {"fix": "completed"}
+    assert "import os" not in (ws / "src" / "m.py").read_text()
+    assert h.states(h.run("fix")) == {"fix": "completed"}  # stable now: this one is stored
+    assert h.states(h.run("fix")) == {"fix": "cached"}
+    (ws / "src" / "m.py").write_text(broken)  # reverted by the user
+    assert h.states(h.run("fix")) == {"fix": "completed"}
+    assert "import os" not in (ws / "src" / "m.py").read_text()
+
+
+def test_from_reuses_nothing_when_params_differ(ws: Path, h: Harness) -> None:
+    melody(
+        ws,
+        "two",
+        """
+        [melody]
+        name = "two"
+
+        [params]
+        file = { default = "src/a.txt" }
+
+        [[steps]]
+        id = "read"
+        uses = "fs.read"
+        with = { path = "${params.file}" }
+
+        [[steps]]
+        id = "use"
+        uses = "shell.run"
+        with = { command = "printf %s '${steps.read.outputs.content}'" }
+        """,
+    )
+    h.run("two")
+    again = h.run("two", {"file": "src/b.txt"}, from_step="use")
+    assert h.states(again)["read"] == "completed"  # not reused from the a.txt run
+    use = next(s for s in again.steps if s.step_id == "use")
+    assert use.outputs is not None and use.outputs["stdout"] == "beta\n"
+
+
+def test_write_locks_name_a_file_however_it_is_spelled(ws: Path, h: Harness) -> None:
+    (ws / "out" / "x.txt").write_text("")
+    (ws / "out" / "link.txt").symlink_to(ws / "out" / "x.txt")
+    conductor = h.runner.conductor
+    names = {
+        conductor._lock_name(p)
+        for p in ("out/x.txt", "./out/x.txt", str(ws / "out" / "x.txt"), "out/link.txt")
+    }
+    assert names == {"out/x.txt"}
+
+
+def test_a_run_can_be_resumed_by_one_process_only(ws: Path, h: Harness) -> None:
+    melody(ws, "chain", CHAIN)
+    summary = h.run("chain")
+    store = h.runner.store
+    store.set_run_state(summary.run_id, RunState.CRASHED)
+    assert store.claim(summary.run_id, os.getpid()) is True
+    assert store.claim(summary.run_id, os.getpid()) is False  # the second resume loses
+    with pytest.raises(UsageError, match="still running"):
+        h.runner.resume(summary.run_id)
+
+
+def test_a_dead_runs_steps_show_crashed_and_prefixes_are_literal(ws: Path, h: Harness) -> None:
+    melody(ws, "chain", CHAIN)
+    summary = h.run("chain")
+    store = h.runner.store
+    row = store.steps(summary.run_id)[0]
+    row.state = __import__("engine.runs.states", fromlist=["StepState"]).StepState.RUNNING
+    store.save_steps([row])
+    store.set_run_state(summary.run_id, RunState.RUNNING, pid=2**22 + 12345)  # no such process
+    assert h.runner.refresh(store.run(summary.run_id)).state is RunState.CRASHED
+    assert store.steps(summary.run_id)[0].state.value == "crashed"
+    with pytest.raises(UsageError, match="no run"):
+        store.run("%")
