@@ -156,8 +156,11 @@ class _Watcher:
         return self.error is not None and not self.thread.is_alive()
 
 
-def _run_once(runner: Runner, melody: str, params: list[str]) -> bool:
-    """One run of the melody as ``symphony run`` shows it; False when it was cancelled."""
+def _run_once(
+    runner: Runner, melody: str, params: list[str], seen: set[str] | None = None
+) -> bool:
+    """One run of the melody as ``symphony run`` shows it, then the melodies that run after it
+    (``triggers.after``); False when one was cancelled. ``seen``: melodies of this chain."""
     from symphony_cli.melody_cmd import parse_params
 
     display = _Display(json_=False)
@@ -173,7 +176,30 @@ def _run_once(runner: Runner, melody: str, params: list[str]) -> bool:
     summary = _drive(job, display, title=job.melody.name)
     with contextlib.suppress(typer.Exit):  # a failed run is reported; the watch goes on
         _finish(summary, display)
+    if summary.state.value == "completed":
+        chain = seen if seen is not None else set()
+        chain.add(job.melody.name)
+        return _run_followers(runner, job.melody.name, chain)
     return summary.state.value != "cancelled"
+
+
+def _run_followers(runner: Runner, name: str, seen: set[str]) -> bool:
+    """Run the workspace's melodies whose ``triggers.after`` names ``name`` (each once per
+    chain, so two melodies naming each other cannot loop); False when one was cancelled."""
+    from engine.melody.loader import list_melodies, load_melody
+
+    for path in list_melodies(runner.workspace):
+        try:
+            follower = load_melody(path, source=str(path))
+        except SymphonyError:
+            continue
+        if name not in follower.triggers.after or follower.name in seen:
+            continue
+        seen.add(follower.name)
+        say(f"after {name}: {follower.name}")
+        if not _run_once(runner, str(path), [], seen):
+            return False
+    return True
 
 
 def watch(

@@ -313,3 +313,24 @@ def test_watch_also_runs_on_its_schedule(watched: Path) -> None:
         assert w.interrupt() == 0
     finally:
         w.kill()
+
+
+def test_watch_runs_the_melodies_that_come_after(watched: Path) -> None:
+    melodies = watched / ".symphony" / "melodies"
+    (melodies / "deploy.toml").write_text(
+        '[melody]\nname = "deploy"\n\n[[steps]]\nid = "d"\nuses = "shell.run"\n'
+        'with = { command = "echo deploy >> out/log.txt" }\n\n[triggers]\nafter = ["build"]\n'
+    )
+    (melodies / "loop.toml").write_text(  # names deploy, which names build: no endless chain
+        '[melody]\nname = "loop"\n\n[[steps]]\nid = "l"\nuses = "shell.run"\n'
+        'with = { command = "echo loop >> out/log.txt" }\n\n[triggers]\nafter = ["deploy"]\n'
+    )
+    w = Watch(watched, "build")
+    try:
+        log = watched / "out" / "log.txt"
+        w.wait_for(lambda: log.exists() and len(log.read_text().split()) >= 3)
+        w.stays(lambda: log.read_text().split() == ["run", "deploy", "loop"], 0.8)
+        assert "after build: deploy" in w.stderr()
+        assert w.interrupt() == 0
+    finally:
+        w.kill()
