@@ -156,9 +156,7 @@ class _Watcher:
         return self.error is not None and not self.thread.is_alive()
 
 
-def _run_once(
-    runner: Runner, melody: str, params: list[str], seen: set[str] | None = None
-) -> bool:
+def _run_once(runner: Runner, melody: str, params: list[str], seen: set[str] | None = None) -> bool:
     """One run of the melody as ``symphony run`` shows it, then the melodies that run after it
     (``triggers.after``); False when one was cancelled. ``seen``: melodies of this chain."""
     from symphony_cli.melody_cmd import parse_params
