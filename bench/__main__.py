@@ -9,6 +9,7 @@ from bench import (
     bench_arbitration,
     bench_artifacts,
     bench_bus,
+    bench_editor,
     bench_extensions,
     bench_melody,
     bench_pool,
@@ -35,6 +36,7 @@ def main() -> None:
     print_table(f"start-up (median of {bench_startup.RUNS} runs)", bench_startup.run())
     print_table(bench_terminal.TITLE, bench_terminal.run())
     print_table(bench_terminal_ui.TITLE, bench_terminal_ui.run())
+    print_table(bench_editor.TITLE, bench_editor.run())
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from textual import work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 
@@ -29,6 +30,7 @@ from engine.types.messages import (
     ReloadConfig,
     SetConfigValue,
 )
+from symphony_tui import clipboard
 from symphony_tui.bridge import CommandReplied, EngineBridge, EngineEvents
 from symphony_tui.commands import SymphonyCommands
 from symphony_tui.screens.health import HealthScreen
@@ -179,6 +181,8 @@ class SymphonyApp(App[int]):
                 self.notify(
                     str(_missing_theme(name, sorted(self.available_themes))), severity="warning"
                 )
+        if screen and any(k.startswith("ide.editor.") for k in keys):
+            screen.apply_editor_config(self.loaded.config.ide.editor)
         if screen and any(k.startswith("ide.explorer.") for k in keys):
             explorer = self.loaded.config.ide.explorer
             screen.reload_explorer(
@@ -190,6 +194,25 @@ class SymphonyApp(App[int]):
             self.notify(", ".join(news), title="Configuration reloaded", timeout=4)
         elif not keys:
             self.notify("the configuration is valid again", title="Configuration", timeout=4)
+
+    def copy_to_clipboard(self, text: str) -> None:
+        """Copy ``text`` for the user: OSC 52 through the terminal (tmux and screen aware, size
+        guarded) and a native clipboard tool when one applies; a notification says which."""
+        self._clipboard = text  # what TextArea and Input paste back
+        self._export_clipboard(text)
+
+    @work(thread=True, group="clipboard")
+    def _export_clipboard(self, text: str) -> None:
+        # A thread: the native tool may take a moment (it is given up to 3 s).
+        driver = self._driver
+        result = clipboard.copy(
+            text,
+            write=driver.write if driver is not None else None,
+            native=not self.is_headless,  # tests never run xclip or pbcopy
+        )
+        self.call_from_thread(
+            self.notify, result.message, severity="information" if result.ok else "warning"
+        )
 
     def engine_config_or(self, fallback: LoadedConfig) -> LoadedConfig:
         """The engine's current configuration, or ``fallback`` before it has loaded."""
@@ -247,6 +270,14 @@ class SymphonyApp(App[int]):
             return
         self._health_modal_wanted = True
         self.refresh_health()
+
+    async def action_quit(self) -> None:
+        """Quit, asking first when editors have unsaved changes."""
+        screen = self.main_screen
+        if screen is not None and screen.dirty_editors():
+            screen.confirm_quit()
+            return
+        self.exit()
 
     def action_reload_config(self) -> None:
         """Re-read every configuration layer now."""

@@ -42,6 +42,18 @@ COMMANDS: tuple[PaletteCommand, ...] = (
     PaletteCommand(
         "Reload configuration", "Re-read every configuration layer now", "reload_config"
     ),
+    PaletteCommand("Quick open", "Open a workspace file by fuzzy name", "screen.quick_open"),
+    PaletteCommand("Save", "Save the file in the active editor", "screen.save"),
+    PaletteCommand("Find", "Find in the active editor", "screen.find"),
+    PaletteCommand("Replace", "Find and replace in the active editor", "screen.replace"),
+    PaletteCommand(
+        "Go to line", "Move the cursor to a line (line or line:column)", "screen.go_to_line"
+    ),
+    PaletteCommand("New file", "Create a file next to the explorer's selection", "screen.new_file"),
+    PaletteCommand("Rename file", "Rename the selected file or folder", "screen.rename_file"),
+    PaletteCommand(
+        "Delete file", "Delete the selected file or folder (asks first)", "screen.delete_file"
+    ),
     PaletteCommand("Quit", "Quit Symphony", "quit"),
 )
 

@@ -1,19 +1,34 @@
 """The main workspace screen: explorer, tabbed main area, bottom panel, status bar and footer.
 
-The main area holds the welcome view, file previews and terminal tabs; the bottom panel (hidden
-until asked for) holds one terminal now, and is a tabbed area so later panels (conductor log,
-output) join it as tabs.
+The main area holds the welcome view, editors (read-only previews for binary and huge files) and
+terminal tabs; the bottom panel (hidden until asked for) holds one terminal now, and is a tabbed
+area so later panels (conductor log, output) join it as tabs. The screen decides what to ask
+when an editor has unsaved changes (closing, quitting, a change on disk) and runs the explorer's
+file operations.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widgets import DirectoryTree, Footer, Static, TabbedContent, TabPane, Tabs
 
+from engine.files.ignore import IgnoreRules
+from engine.files.ops import (
+    PathProblem,
+    count_files,
+    create_path,
+    delete_path,
+    rename_path,
+    resolve_new_path,
+)
+from symphony_tui.screens.editor_dialogs import ChoiceDialog, InputDialog, QuickOpen
+from symphony_tui.widgets.editor import Editor, editor_label, read_for_editing
 from symphony_tui.widgets.explorer import Explorer
 from symphony_tui.widgets.preview import FilePreview
 from symphony_tui.widgets.status_bar import StatusBar
@@ -22,21 +37,25 @@ from symphony_tui.widgets.welcome import Welcome
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
-    from pathlib import Path
 
     from textual.app import ComposeResult
     from textual.binding import ActiveBinding
     from textual.widget import Widget
 
+    from engine.config.models import EditorConfig
     from symphony_tui.app import SymphonyApp
 
 
 #: Longest terminal title shown in a tab label.
 TAB_TITLE_LIMIT = 24
+#: Actions that need an editor in the active tab (hidden from the footer otherwise).
+EDITOR_ACTIONS = frozenset({"save", "find", "replace", "go_to_line"})
+#: Keys that only make sense in one place; the welcome view leaves them out.
+CONTEXT_ACTIONS = EDITOR_ACTIONS | {"new_file", "rename_file", "delete_file"}
 
 
 class MainScreen(Screen[None]):
-    """Sidebar with the explorer, the main tabs (welcome, previews, terminals), bottom panel,
+    """Sidebar with the explorer, the main tabs (welcome, editors, terminals), bottom panel,
     status bar, footer."""
 
     CSS_PATH = "main.tcss"
@@ -52,6 +71,18 @@ class MainScreen(Screen[None]):
         ),
         # Also works inside terminals: they pass the keys bound to this action to the screen.
         Binding("ctrl+j", "toggle_panel", "Panel", tooltip="Show or hide the terminal panel"),
+        Binding("ctrl+o", "quick_open", "Quick open", show=False, tooltip="Open a file by name"),
+        # Editor keys: active while the current tab is an editor. (ctrl+h reaches most
+        # terminals as backspace and ctrl+g leaves a terminal, hence ctrl+r and ctrl+l.)
+        Binding("ctrl+s", "save", "Save", tooltip="Save the file"),
+        Binding("ctrl+f", "find", "Find", tooltip="Find in the file"),
+        Binding("ctrl+r", "replace", "Replace", show=False),
+        Binding("ctrl+l", "go_to_line", "Go to line", show=False),
+        # File operations on the explorer's selection. Plain keys: they reach the screen only
+        # when the focused widget does not take typing (the explorer, the tab bar).
+        Binding("n", "new_file", "New file", show=False),
+        Binding("r", "rename_file", "Rename", show=False),
+        Binding("delete", "delete_file", "Delete", show=False),
     ]
 
     def __init__(
@@ -59,7 +90,9 @@ class MainScreen(Screen[None]):
     ) -> None:
         super().__init__()
         self.workspace = workspace
-        self._preview_tabs: dict[Path, str] = {}
+        self._file_tabs: dict[Path, str] = {}
+        self._files_opened = 0
+        self._asking_about: set[Editor] = set()
         self._terminals_opened = 0
         self._focus_before_panel: Widget | None = None
         self._explorer_options = {
@@ -113,7 +146,12 @@ class MainScreen(Screen[None]):
         app = self.app
         rows = [(app.get_key_display(Binding(app.COMMAND_PALETTE_BINDING, "")), "Command palette")]
         for binding in [*self.BINDINGS, *app.BINDINGS]:
-            if isinstance(binding, Binding) and binding.description and binding.key != "ctrl+c":
+            if (
+                isinstance(binding, Binding)
+                and binding.description
+                and binding.key != "ctrl+c"
+                and binding.action not in CONTEXT_ACTIONS
+            ):
                 rows.append((app.get_key_display(binding), binding.tooltip or binding.description))
         return rows
 
@@ -138,16 +176,37 @@ class MainScreen(Screen[None]):
     def action_close_tab(self) -> None:
         """Close the active tab (the welcome tab stays); in the panel, close its terminal.
 
-        Closing a terminal ends its program (SIGHUP, then SIGKILL if it lingers).
+        An editor with unsaved changes asks first: Save, Discard or Cancel. Closing a terminal
+        ends its program (SIGHUP, then SIGKILL if it lingers).
         """
         if self._in_panel(self.focused):
             self.close_panel_terminal()
             return
         tabs = self.query_one("#main-tabs", TabbedContent)
         active = tabs.active
-        if active and active != "tab-welcome":
-            tabs.remove_pane(active)
-            self._preview_tabs = {p: t for p, t in self._preview_tabs.items() if t != active}
+        if not active or active == "tab-welcome":
+            return
+        editor = self.active_editor
+        if editor is None or not editor.dirty:
+            self._remove_tab(active)
+            return
+
+        def answered(choice: str | None) -> None:
+            if choice == "discard" or (choice == "save" and editor.save()):
+                self._remove_tab(active)
+
+        self.app.push_screen(
+            ChoiceDialog(
+                "Unsaved changes",
+                f"Save the changes to {self._relative(editor.path)} before closing?",
+                [("save", "Save"), ("discard", "Discard"), ("cancel", "Cancel")],
+            ),
+            answered,
+        )
+
+    def _remove_tab(self, tab_id: str) -> None:
+        self.query_one("#main-tabs", TabbedContent).remove_pane(tab_id)
+        self._file_tabs = {p: t for p, t in self._file_tabs.items() if t != tab_id}
 
     # --- terminals ---------------------------------------------------------------------------
 
@@ -239,20 +298,10 @@ class MainScreen(Screen[None]):
         if terminal is not None:
             terminal.remove()
 
-    def on_directory_tree_file_selected(self, event: DirectoryTree.FileSelected) -> None:
-        """Open a preview tab for the selected file, or switch to it if already open."""
+    async def on_directory_tree_file_selected(self, event: DirectoryTree.FileSelected) -> None:
+        """Open the selected file in an editor tab, or switch to its tab if already open."""
         event.stop()
-        path = event.path
-        tabs = self.query_one("#main-tabs", TabbedContent)
-        tab_id = self._preview_tabs.get(path)
-        if tab_id is None:
-            tab_id = f"tab-preview-{len(self._preview_tabs) + 1}-{id(path)}"
-            self._preview_tabs[path] = tab_id
-            rel = path.relative_to(self.workspace) if path.is_relative_to(self.workspace) else path
-            pane = TabPane(path.name, FilePreview(path), id=tab_id)
-            pane.tooltip = str(rel)
-            tabs.add_pane(pane)
-        tabs.active = tab_id
+        await self.open_file(event.path)
 
     def set_health(self, status: str, detail: str = "") -> None:
         """Show the engine's health in the status bar."""
@@ -278,3 +327,348 @@ class MainScreen(Screen[None]):
         explorer.rules.clear()
         explorer.show_hidden = show_hidden
         explorer.reload()
+
+    # --- editors -----------------------------------------------------------------------------
+
+    def _editor_config(self) -> EditorConfig:
+        return self.symphony.loaded.config.ide.editor
+
+    def _relative(self, path: Path) -> str:
+        if path.is_relative_to(self.workspace):
+            return str(path.relative_to(self.workspace))
+        return str(path)
+
+    @property
+    def editors(self) -> list[Editor]:
+        """Every open editor, in tab order."""
+        return list(self.query_one("#main-tabs").query(Editor))
+
+    @property
+    def active_editor(self) -> Editor | None:
+        """The editor in the active main tab, if that tab is an editor."""
+        active = self.query_one("#main-tabs", TabbedContent).active
+        for editor in self.editors:
+            if editor.parent is not None and editor.parent.id == active:
+                return editor
+        return None
+
+    def dirty_editors(self) -> list[Editor]:
+        """Editors with unsaved changes (the app asks before quitting while there are any)."""
+        return [editor for editor in self.editors if editor.dirty]
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Editor keys work (and show in the footer) only while an editor tab is active."""
+        if action in EDITOR_ACTIONS:
+            return self.active_editor is not None
+        return True
+
+    async def open_file(self, path: Path) -> Editor | None:
+        """Open ``path`` in an editor tab (or focus its tab); binary and huge files open in a
+        read-only preview with a notice. Returns the editor, if it is one."""
+        path = Path(path).absolute()
+        tabs = self.query_one("#main-tabs", TabbedContent)
+        tab_id = self._file_tabs.get(path)
+        if tab_id is None:
+            self._files_opened += 1
+            tab_id = f"tab-file-{self._files_opened}"
+            loaded = read_for_editing(path)
+            content: Widget
+            if loaded.decoded is None:
+                content = FilePreview(path)
+                self.notify(
+                    f"{path.name}: {loaded.reason}", title="Opened read-only", severity="warning"
+                )
+                label = path.name
+            else:
+                content = Editor(path, loaded.decoded, self._editor_config())
+                label = path.name
+                if loaded.decoded.lossy_guess:
+                    self.notify(
+                        f"{path.name} is not valid UTF-8: opened as Latin-1", severity="warning"
+                    )
+            pane = TabPane(label, content, id=tab_id)
+            pane.tooltip = self._relative(path)
+            self._file_tabs[path] = tab_id
+            await tabs.add_pane(pane)
+        tabs.active = tab_id
+        pane = tabs.get_pane(tab_id)
+        editors = pane.query_children(Editor)
+        if editors:
+            editors.first().area.focus()
+            return editors.first()
+        pane.query_children(FilePreview).first().focus()
+        return None
+
+    def _tab_of(self, editor: Editor) -> TabPane | None:
+        pane = editor.parent
+        return pane if isinstance(pane, TabPane) else None
+
+    def _relabel(self, editor: Editor) -> None:
+        pane = self._tab_of(editor)
+        if pane is None:
+            return
+        try:
+            tab = self.query_one("#main-tabs", TabbedContent).get_tab(pane)
+        except NoMatches:  # the tab closed while the message was on its way
+            return
+        tab.label = editor_label(editor)
+
+    def on_editor_dirty_changed(self, event: Editor.DirtyChanged) -> None:
+        """Show or clear the unsaved marker on the editor's tab."""
+        self._relabel(event.editor)
+
+    def on_editor_disk_changed(self, event: Editor.DiskChanged) -> None:
+        """A file open in an editor changed on disk: reload a clean buffer, ask for a dirty one."""
+        editor = event.editor
+        name = self._relative(editor.path)
+        if event.deleted:
+            self.notify(
+                f"{name} was deleted on disk; your text is kept and saving recreates the file",
+                title="File deleted",
+                severity="warning",
+            )
+            return
+        if not editor.dirty:
+            if editor.reload_from_disk():
+                self.notify(f"{name} changed on disk and was reloaded", title="Reloaded")
+            return
+        if editor in self._asking_about:
+            return
+        self._asking_about.add(editor)
+
+        def answered(choice: str | None) -> None:
+            self._asking_about.discard(editor)
+            if choice == "reload":
+                editor.reload_from_disk()
+            else:
+                editor.keep_buffer()
+
+        self.app.push_screen(
+            ChoiceDialog(
+                "File changed on disk",
+                f"{name} changed on disk, and you have unsaved changes in it.",
+                [("reload", "Reload from disk"), ("keep", "Keep mine")],
+            ),
+            answered,
+        )
+
+    def apply_editor_config(self, config: EditorConfig) -> None:
+        """Apply changed ``ide.editor`` settings to every open editor."""
+        for editor in self.editors:
+            editor.apply_config(config)
+
+    def confirm_quit(self) -> None:
+        """Ask about unsaved editors (Save all / Discard / Cancel), then quit unless cancelled."""
+        dirty = self.dirty_editors()
+        if not dirty:
+            self.app.exit()
+            return
+        names = ", ".join(self._relative(e.path) for e in dirty[:5])
+        more = f" and {len(dirty) - 5} more" if len(dirty) > 5 else ""
+
+        def answered(choice: str | None) -> None:
+            if choice == "discard" or (
+                choice == "save" and all([editor.save() for editor in dirty])
+            ):
+                self.app.exit()
+
+        self.app.push_screen(
+            ChoiceDialog(
+                "Quit with unsaved changes?",
+                f"Unsaved: {names}{more}.",
+                [("save", "Save all"), ("discard", "Discard"), ("cancel", "Cancel")],
+            ),
+            answered,
+        )
+
+    def action_save(self) -> None:
+        """Save the active editor's file."""
+        editor = self.active_editor
+        if editor is not None and editor.save():
+            self.notify(f"saved {self._relative(editor.path)}", timeout=2)
+
+    def action_find(self) -> None:
+        """Open the find bar of the active editor."""
+        if (editor := self.active_editor) is not None:
+            editor.open_find()
+
+    def action_replace(self) -> None:
+        """Open the find bar with the replace field."""
+        if (editor := self.active_editor) is not None:
+            editor.open_find(replace=True)
+
+    def action_go_to_line(self) -> None:
+        """Ask for a line (``line`` or ``line:column``) and move the cursor there."""
+        editor = self.active_editor
+        if editor is None:
+            return
+        lines = editor.area.document.line_count
+
+        def check(value: str) -> str:
+            parts = value.split(":")
+            if len(parts) > 2 or not all(p.strip().isdigit() for p in parts):
+                return "type a line number, or line:column"
+            return ""
+
+        def answered(value: str | None) -> None:
+            if value:
+                line, _, column = value.partition(":")
+                editor.go_to_line(int(line), int(column or 1))
+
+        row = editor.area.cursor_location[0] + 1
+        self.app.push_screen(
+            InputDialog(
+                "Go to line",
+                placeholder=f"line (1 to {lines:,}), or line:column",
+                hint=f"now at line {row:,} of {lines:,}",
+                validate=check,
+            ),
+            answered,
+        )
+
+    # --- quick open and file operations ------------------------------------------------------
+
+    def action_quick_open(self) -> None:
+        """Pick a workspace file by fuzzy name and open it."""
+        options = self._explorer_options
+        rules = IgnoreRules(
+            self.workspace,
+            exclude=options["exclude"],  # type: ignore[arg-type]
+            use_gitignore=bool(options["respect_gitignore"]),
+        )
+
+        async def answered(rel: str | None) -> None:
+            if rel:
+                await self.open_file(self.workspace / rel)
+
+        self.app.push_screen(QuickOpen(rules, show_hidden=bool(options["show_hidden"])), answered)
+
+    def _selected_path(self) -> Path:
+        """What the file operations act on: the explorer's selection when it has focus, else
+        the active editor's file, else the explorer's selection (the workspace at its root)."""
+        explorer = self.query_one(Explorer)
+        editor = self.active_editor
+        if self.focused is not explorer and editor is not None:
+            return editor.path
+        node = explorer.cursor_node
+        if node is None or node.data is None or node is explorer.root:
+            return self.workspace
+        return Path(node.data.path)
+
+    async def _refresh_explorer(self) -> None:
+        explorer = self.query_one(Explorer)
+        explorer.rules.clear()
+        await explorer.reload()
+
+    def action_new_file(self) -> None:
+        """Create a file (or, ending in ``/``, a folder) next to the selection and open it."""
+        selected = self._selected_path()
+        folder = selected if selected.is_dir() else selected.parent
+        where = self._relative(folder) if folder != self.workspace else "the workspace"
+
+        def check(value: str) -> str:
+            try:
+                resolve_new_path(self.workspace, folder, value)
+            except PathProblem as e:
+                return str(e)
+            return ""
+
+        async def answered(value: str | None) -> None:
+            if not value:
+                return
+            try:
+                path = resolve_new_path(self.workspace, folder, value)
+                create_path(path, folder=value.endswith("/"))
+            except (PathProblem, OSError) as e:
+                self.notify(str(e), title="New file failed", severity="error")
+                return
+            await self._refresh_explorer()
+            if not value.endswith("/"):
+                await self.open_file(path)
+
+        self.app.push_screen(
+            InputDialog(
+                f"New file in {where}",
+                placeholder="name, or path/to/name; end with / for a folder",
+                validate=check,
+            ),
+            answered,
+        )
+
+    def action_rename_file(self) -> None:
+        """Rename the selected file or folder (open editors follow it)."""
+        source = self._selected_path()
+        if source == self.workspace:
+            self.notify("select a file or folder in the explorer first", title="Rename")
+            return
+
+        def check(value: str) -> str:
+            if value == source.name:
+                return ""
+            try:
+                resolve_new_path(self.workspace, source.parent, value)
+            except PathProblem as e:
+                return str(e)
+            return ""
+
+        async def answered(value: str | None) -> None:
+            if not value or value == source.name:
+                return
+            try:
+                target = resolve_new_path(self.workspace, source.parent, value)
+                rename_path(source, target)
+            except (PathProblem, OSError) as e:
+                self.notify(str(e), title="Rename failed", severity="error")
+                return
+            self._follow_rename(source, target)
+            await self._refresh_explorer()
+
+        self.app.push_screen(
+            InputDialog(f"Rename {self._relative(source)}", value=source.name, validate=check),
+            answered,
+        )
+
+    def _follow_rename(self, source: Path, target: Path) -> None:
+        for editor in self.editors:
+            if editor.path == source or editor.path.is_relative_to(source):
+                new = target / editor.path.relative_to(source)
+                tab_id = self._file_tabs.pop(editor.path, None)
+                editor.moved_to(new)
+                if tab_id is not None:
+                    self._file_tabs[new] = tab_id
+                self._relabel(editor)
+                if (pane := self._tab_of(editor)) is not None:
+                    pane.tooltip = self._relative(new)
+
+    def action_delete_file(self) -> None:
+        """Delete the selected file or folder after a confirmation naming it."""
+        path = self._selected_path()
+        if path == self.workspace:
+            self.notify("select a file or folder in the explorer first", title="Delete")
+            return
+        rel = self._relative(path)
+        if path.is_dir() and not path.is_symlink():
+            count = count_files(path)
+            message = f"Delete the folder {rel}/ and the {count:,} file{'s' * (count != 1)} in it?"
+        else:
+            message = f"Delete {rel}?"
+
+        async def answered(choice: str | None) -> None:
+            if choice != "delete":
+                return
+            try:
+                delete_path(path)
+            except OSError as e:
+                self.notify(f"{rel}: {e.strerror or e}", title="Delete failed", severity="error")
+                return
+            self.notify(f"deleted {rel}", timeout=3)
+            await self._refresh_explorer()
+
+        self.app.push_screen(
+            ChoiceDialog(
+                "Delete",
+                message + " This cannot be undone.",
+                [("cancel", "Cancel"), ("delete", "Delete")],
+            ),
+            answered,
+        )

@@ -9,9 +9,18 @@ compares its rows by identity with the last one (unchanged rows are the same tup
 repaints only the rows that changed; strips and Rich styles are cached.
 
 Keys go to the program (``ctrl+c`` included) except the widget's own bindings (``ctrl+g`` leaves
-the terminal) and the ``escape_keys`` its owner asks for; the app's priority keys (quit, palette)
-never get here. This module must not parse terminal output or block the UI thread: closing a
-session (which may wait for a program to die) happens on a thread of its own.
+the terminal, ``ctrl+y`` copies while text is selected) and the ``escape_keys`` its owner asks
+for; the app's priority keys (quit, palette) never get here.
+
+Selecting: a mouse drag selects text (on the screen or scrolled back into the history), shown in
+reverse video, and releasing the button copies it through ``app.copy_to_clipboard`` like most
+terminals do. Selections are held in absolute history rows, so they follow their text as it
+scrolls up; they end when that text changes, on a resize, and on any key or paste sent to the
+program. When the program asked for mouse reports (vim, htop, less with ``--mouse``), presses,
+drags and releases go to it, and shift+drag selects instead.
+
+This module must not parse terminal output or block the UI thread: closing a session (which may
+wait for a program to die) happens on a thread of its own.
 """
 
 from __future__ import annotations
@@ -21,6 +30,7 @@ import textwrap
 import threading
 from typing import TYPE_CHECKING, ClassVar
 
+from rich.cells import get_character_cell_size
 from rich.segment import Segment as RichSegment
 from rich.style import Style as RichStyle
 from textual.binding import Binding
@@ -40,13 +50,15 @@ if TYPE_CHECKING:
     from textual.binding import BindingType
     from textual.style import Style as VisualStyle
 
-    from engine.terminal import Segment, Snapshot, Style
+    from engine.terminal import Modes, Segment, Snapshot, Style
 
 __all__ = ["Terminal", "exit_text", "key_bytes"]
 
 #: Rows scrolled per mouse wheel step.
 WHEEL_ROWS = 3
 _BLANK: tuple[Segment, ...] = ()
+Cell = tuple[int, int]
+"""A selection end: (absolute row counted from the first history row ever, column)."""
 
 
 class _Notice:
@@ -123,7 +135,11 @@ class Terminal(Widget, can_focus=True):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+g", "leave", "Leave terminal", tooltip="Move focus out of the terminal"),
+        # Only while text is selected (check_action): otherwise ctrl+y is the shell's (yank).
+        Binding("ctrl+y", "copy_selection", "Copy", tooltip="Copy the selected text"),
     ]
+    # The screen's own text selection knows nothing of rows drawn with the line API.
+    ALLOW_SELECT = False
 
     terminal_title: var[str] = var("", init=False)
     """The window title the program set (OSC 0/2), for a tab label."""
@@ -178,6 +194,11 @@ class Terminal(Widget, can_focus=True):
         self._visual: VisualStyle | None = None
         self._base = RichStyle()
         self._styles: dict[int, tuple[Style, RichStyle]] = {}
+        self._top = 0  # absolute row of the view's first row
+        self._anchor: Cell | None = None  # where a selecting drag started
+        self._selection: tuple[Cell, Cell] | None = None  # first and last cell, in reading order
+        self._reported: int | None = None  # the button whose press went to the program
+        self._motion_at: tuple[int, int] | None = None  # the cell of the last motion report
 
     # -- the session ------------------------------------------------------------------------
 
@@ -195,6 +216,7 @@ class Terminal(Widget, can_focus=True):
         self._exit_seen = False
         self._notice = None
         self.snapshot = None
+        self._select(None)
         try:
             session.start()
         except TerminalError as e:
@@ -228,6 +250,8 @@ class Terminal(Widget, can_focus=True):
             return
         old, new = self.snapshot, session.snapshot()
         self.snapshot = new
+        if self._selection is not None and not self._selection_kept(old, new):
+            self._select(None)
         if old is not None and self._scroll:
             # Stay on the same history rows while output continues.
             grown = (new.scrollback_len + new.scrollback_dropped) - (
@@ -272,6 +296,8 @@ class Terminal(Widget, can_focus=True):
         total = history + len(screen)
         self._scroll = max(0, min(self._scroll, history))
         top = max(0, total - height - self._scroll)
+        snap = self.snapshot
+        old_top, self._top = self._top, top + (snap.scrollback_dropped if snap else 0)
         view: list[Sequence[Segment] | _Notice] = []
         if top < history and self.session is not None:
             view.extend(self.session.scrollback_lines(top, min(history, top + height)))
@@ -281,7 +307,6 @@ class Terminal(Widget, can_focus=True):
         old, strips = self._view, self._strips
         self._view = view
         cursor = None
-        snap = self.snapshot
         if snap is not None and snap.alive and snap.cursor.visible and self._focused:
             y = history + cursor_row - top
             if 0 <= y < height:
@@ -291,7 +316,7 @@ class Terminal(Widget, can_focus=True):
         if self._scroll or self._labelled:  # the [offset/history] label on the top row
             moved.add(0)
         self._labelled = bool(self._scroll)
-        if full or len(old) != height:
+        if full or len(old) != height or (self._selection and self._top != old_top):
             self._strips = [None] * height
             self.refresh()
             return
@@ -319,15 +344,12 @@ class Terminal(Widget, can_focus=True):
         if strip is None or strip.cell_length != width:  # new row, or resized before on_resize
             strip = self._strip(self._view[y], width)
             self._strips[y] = strip
+        span = self._selected_span(y, width)
+        if span is not None:
+            strip = self._invert(strip, *_widen(strip.text, *span))
         cursor = self._cursor
         if cursor is not None and cursor[1] == y and cursor[0] < width:
-            x = cursor[0]
-            left, cell, right = strip.crop(0, x), strip.crop(x, x + 1), strip.crop(x + 1)
-            styled = [
-                RichSegment(text, (style or self._base) + RichStyle(reverse=not _reversed(style)))
-                for text, style, _ in cell
-            ]
-            strip = Strip.join([left, Strip(styled, 1), right])
+            strip = self._invert(strip, cursor[0], cursor[0] + 1)
         if y == 0 and self._scroll and self.snapshot is not None:
             # Like tmux's copy mode: how far back the view is, so a still screen is explained.
             label = f"[{self._scroll}/{self.snapshot.scrollback_len}]"
@@ -337,6 +359,14 @@ class Terminal(Widget, can_focus=True):
                     [strip.crop(0, width - len(label)), Strip([RichSegment(label, style)])]
                 )
         return strip
+
+    def _invert(self, strip: Strip, start: int, end: int) -> Strip:
+        """``strip`` with cells ``start:end`` in reverse video (or out of it, if they were)."""
+        middle = [
+            RichSegment(text, (style or self._base) + RichStyle(reverse=not _reversed(style)))
+            for text, style, _ in strip.crop(start, end)
+        ]
+        return Strip.join([strip.crop(0, start), Strip(middle, end - start), strip.crop(end)])
 
     def _strip(self, row: Sequence[Segment] | _Notice, width: int) -> Strip:
         if isinstance(row, _Notice):
@@ -409,7 +439,8 @@ class Terminal(Widget, can_focus=True):
                 event.stop()
                 self.scroll_history(self._page(key))
             return  # other keys go to the app's bindings (ctrl+w closes)
-        if key in self.escape_keys or self._bindings.key_to_bindings.get(key):
+        bound = self._bindings.key_to_bindings.get(key, [])
+        if key in self.escape_keys or any(self.check_action(b.action, ()) for b in bound):
             return
         event.stop()
         event.prevent_default()
@@ -420,6 +451,7 @@ class Terminal(Widget, can_focus=True):
             return
         data = key_bytes(event, app_cursor=snap is not None and snap.modes.app_cursor)
         if data:
+            self._select(None)
             self._send(data)
 
     def _page(self, key: str) -> int:
@@ -430,6 +462,7 @@ class Terminal(Widget, can_focus=True):
         event.stop()
         session = self.session
         if session is not None and self.alive and event.text:
+            self._select(None)
             try:
                 session.paste(event.text)
             except TerminalError:
@@ -442,11 +475,7 @@ class Terminal(Widget, can_focus=True):
         snap = self.snapshot
         modes = snap.modes if snap is not None and self.alive else None
         if modes is not None and modes.mouse and modes.mouse_mode != 9:
-            button, x, y = 64 if up else 65, event.x + 1, event.y + 1
-            if modes.mouse_sgr:
-                self._send(f"\x1b[<{button};{x};{y}M".encode())
-            elif x < 224 and y < 224:
-                self._send(b"\x1b[M" + bytes((32 + button, 32 + x, 32 + y)))
+            self._report(modes, 64 if up else 65, event)
         elif modes is not None and modes.alt_screen:
             arrow = encode_key("up" if up else "down", app_cursor=modes.app_cursor)
             self._send((arrow or b"") * WHEEL_ROWS)
@@ -462,6 +491,182 @@ class Terminal(Widget, can_focus=True):
     def action_leave(self) -> None:
         """Move focus out of the terminal (to the tab bar above it)."""
         self.blur()
+
+    # -- mouse: reports to the program, or selection ----------------------------------------
+
+    def _reporting(self, event: events.MouseEvent) -> Modes | None:
+        """The modes, when the program takes this mouse event (it asked, and shift is up)."""
+        snap = self.snapshot
+        if snap is None or not self.alive or not snap.modes.mouse or event.shift:
+            return None
+        return snap.modes
+
+    def _report(
+        self, modes: Modes, button: int, event: events.MouseEvent, *, release: bool = False
+    ) -> None:
+        """Send one mouse report (xterm's encodings; ``button`` already has its motion bit)."""
+        x = max(1, min(event.x + 1, self.size.width))
+        y = max(1, min(event.y + 1, self.size.height))
+        if modes.mouse_mode != 9:  # X10 mode reports no modifiers
+            button |= (8 if event.meta else 0) | (16 if event.ctrl else 0)
+        if modes.mouse_sgr:
+            self._send(f"\x1b[<{button};{x};{y}{'m' if release else 'M'}".encode())
+        elif x < 224 and y < 224:
+            code = (button | 3) if release else button  # the legacy encoding has no button here
+            self._send(b"\x1b[M" + bytes((32 + code, 32 + x, 32 + y)))
+
+    def on_mouse_down(self, event: events.MouseDown) -> None:
+        if not 1 <= event.button <= 3:
+            return
+        event.stop()
+        modes = self._reporting(event)
+        if modes is not None:
+            self._report(modes, event.button - 1, event)
+            self._motion_at = (event.x, event.y)
+            if modes.mouse_mode != 9:  # X10 mode reports presses only
+                self._reported = event.button - 1
+                self.capture_mouse()
+            return
+        if event.button == 1:
+            self._anchor = self._cell_at(event)
+            self._select(None)
+            self.capture_mouse()
+
+    def on_mouse_move(self, event: events.MouseMove) -> None:
+        if self._anchor is not None:
+            self._drag_to(event)
+            return
+        snap = self.snapshot
+        modes = snap.modes if snap is not None and self.alive else None
+        if modes is None:
+            return
+        if (event.x, event.y) == self._motion_at:
+            return  # like xterm: motion is reported when the pointer enters another cell
+        self._motion_at = (event.x, event.y)
+        if self._reported is not None and modes.mouse_mode in (1002, 1003):
+            self._report(modes, self._reported + 32, event)  # button-event tracking: drags
+        elif self._reported is None and modes.mouse_mode == 1003 and not event.shift:
+            self._report(modes, 35, event)  # any-event tracking: motion with no button too
+
+    def _drag_to(self, event: events.MouseEvent) -> None:
+        assert self._anchor is not None
+        end = self._cell_at(event)
+        self._select(None if end == self._anchor else _ordered(self._anchor, end))
+
+    def on_mouse_up(self, event: events.MouseUp) -> None:
+        if self._reported is not None:
+            event.stop()
+            button, self._reported = self._reported, None
+            snap = self.snapshot
+            if snap is not None and snap.modes.mouse and self.alive:
+                self._report(snap.modes, button, event, release=True)
+            self.release_mouse()
+        elif self._anchor is not None:
+            event.stop()
+            self._drag_to(event)
+            self._anchor = None
+            self.release_mouse()
+            text = self.selected_text
+            if text:
+                self.app.copy_to_clipboard(text)  # copy on release, as most terminals do
+
+    def _cell_at(self, event: events.MouseEvent) -> Cell:
+        """The cell under the pointer, kept inside the widget while the mouse is captured."""
+        x = max(0, min(event.x, self.size.width - 1))
+        y = max(0, min(event.y, self.size.height - 1))
+        return self._top + y, x
+
+    # -- selection --------------------------------------------------------------------------
+
+    @property
+    def selected_text(self) -> str:
+        """The selected text: rows joined with newlines, trailing spaces cut ("" if none)."""
+        if self._selection is None:
+            return ""
+        (first, start), (last, end) = self._selection
+        screen, _, _ = self._rows()
+        lines = []
+        for number, row in enumerate(self._rows_between(first, last + 1, screen), first):
+            cut = _cells(
+                _text(row), start if number == first else 0, end + 1 if number == last else None
+            )
+            lines.append(cut.rstrip(" "))
+        return "\n".join(lines)
+
+    def action_copy_selection(self) -> None:
+        """Copy the selected text and end the selection."""
+        text = self.selected_text
+        self._select(None)
+        if text:
+            self.app.copy_to_clipboard(text)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "copy_selection":
+            return self._selection is not None
+        return True
+
+    def _select(self, selection: tuple[Cell, Cell] | None) -> None:
+        if selection == self._selection:
+            return
+        had = self._selection is not None
+        self._selection = selection
+        self.refresh()
+        if had != (selection is not None) and self.is_attached:
+            self.screen.refresh_bindings()  # ctrl+y copies only while there is a selection
+
+    def _selected_span(self, y: int, width: int) -> tuple[int, int] | None:
+        """The selected cells ``start:end`` of view row ``y``, if any."""
+        if self._selection is None:
+            return None
+        (first, start), (last, end) = self._selection
+        row = self._top + y
+        if not first <= row <= last:
+            return None
+        start = start if row == first else 0
+        end = min(end + 1 if row == last else width, width)
+        return (start, end) if start < end else None
+
+    def _rows_between(
+        self, first: int, last: int, screen: Sequence[Sequence[Segment] | _Notice]
+    ) -> list[Sequence[Segment] | _Notice]:
+        """Absolute rows ``first:last``: history from the session, then ``screen`` rows."""
+        snap = self.snapshot
+        dropped = snap.scrollback_dropped if snap is not None else 0
+        history = snap.scrollback_len if snap is not None else 0
+        low, high = first - dropped, last - dropped  # indexes into history + screen
+        past: list[list[Segment]] = []
+        if self.session is not None and low < history and high > 0:
+            past = self.session.scrollback_lines(max(low, 0), min(high, history))
+        rows: list[Sequence[Segment] | _Notice] = []
+        offset = max(low, 0)
+        for index in range(low, high):
+            if 0 <= index < history and index - offset < len(past):
+                rows.append(past[index - offset])
+            elif history <= index < history + len(screen):
+                rows.append(screen[index - history])
+            else:
+                rows.append(_BLANK)
+        return rows
+
+    def _selection_kept(self, old: Snapshot | None, new: Snapshot) -> bool:
+        """Whether the selected text is still where the selection is, after new output.
+
+        History rows never change, so only rows that were on the screen are compared; they
+        may have moved up into the history meanwhile, which keeps their absolute row.
+        """
+        assert self._selection is not None
+        (first, _), (last, _) = self._selection
+        if old is None or new.scrollback_dropped > first:
+            return False
+        old_end = old.scrollback_dropped + old.scrollback_len
+        if new.scrollback_dropped + new.scrollback_len < old_end:
+            return False  # the history was cleared (ED 3, reset) or the screen switched
+        if new.generation == old.generation or last < old_end:
+            return True
+        start = max(first, old_end)
+        before = old.lines[start - old_end : last + 1 - old_end]
+        after = self._rows_between(start, start + len(before), new.lines)
+        return all(_text(a) == _text(b) for a, b in zip(before, after, strict=True))
 
     # -- focus, size, lifetime --------------------------------------------------------------
 
@@ -488,6 +693,7 @@ class Terminal(Widget, can_focus=True):
             return
         if self.session is not None:
             self.session.resize(width, height)
+        self._select(None)  # rows rewrap: the selected cells no longer hold the same text
         self._update(full=True)
 
     def on_unmount(self) -> None:
@@ -514,3 +720,42 @@ def _same(a: Sequence[Segment] | _Notice, b: Sequence[Segment] | _Notice) -> boo
 
 def _reversed(style: RichStyle | None) -> bool:
     return bool(style is not None and style.reverse)
+
+
+def _text(row: Sequence[Segment] | _Notice) -> str:
+    """A row's characters, trailing blanks cut."""
+    text = row.text if isinstance(row, _Notice) else "".join(s.text for s in row)
+    return text.rstrip(" ")
+
+
+def _ordered(a: Cell, b: Cell) -> tuple[Cell, Cell]:
+    return (a, b) if a <= b else (b, a)
+
+
+def _widen(text: str, start: int, end: int) -> tuple[int, int]:
+    """Cells ``start:end`` of a row, widened so that no wide character is cut in half."""
+    x = 0
+    for char in text:
+        if x >= end:
+            break
+        width = get_character_cell_size(char)
+        if x < start < x + width:
+            start = x
+        if x < end < x + width:
+            end = x + width
+        x += width
+    return start, end
+
+
+def _cells(text: str, start: int, end: int | None) -> str:
+    """The characters of ``text`` in cells ``start:end``; a wide character counts once."""
+    out: list[str] = []
+    x = 0
+    for char in text:
+        if end is not None and x >= end:
+            break
+        width = get_character_cell_size(char)
+        if x + width > start:
+            out.append(char)
+        x += width
+    return "".join(out)

@@ -56,7 +56,7 @@ class Welcome(VerticalScroll):
             table.add_row(key, description)
         yield Static(table, id="welcome-keys")
         yield Static(
-            "Select a file in the explorer to preview it. "
+            "Open a file from the explorer (enter) or by name (ctrl+o). "
             "Every command is in the palette; the footer shows the keys for what has focus.",
             id="welcome-hint",
         )

@@ -9,8 +9,8 @@ from textual.widgets import TabbedContent
 
 from symphony_tui.app import SymphonyApp
 from symphony_tui.screens.health import HealthScreen
+from symphony_tui.widgets.editor import Editor
 from symphony_tui.widgets.explorer import Explorer
-from symphony_tui.widgets.preview import FilePreview
 from symphony_tui.widgets.status_bar import StatusBar
 from tests.tui.helpers import wait_for
 
@@ -55,7 +55,7 @@ async def test_palette_lists_symphony_commands_and_runs_engine_health(workspace:
         await wait_for(pilot, lambda: not isinstance(app.screen, HealthScreen))
 
 
-async def test_selecting_a_file_opens_a_preview_tab_and_ctrl_w_closes_it(workspace: Path) -> None:
+async def test_selecting_a_file_opens_an_editor_tab_and_ctrl_w_closes_it(workspace: Path) -> None:
     app = SymphonyApp(workspace)
     async with app.run_test(size=(120, 40)) as pilot:
         tree = app.screen.query_one(Explorer)
@@ -63,14 +63,13 @@ async def test_selecting_a_file_opens_a_preview_tab_and_ctrl_w_closes_it(workspa
         index = tree_labels(app).index("main.py")
         tree.cursor_line = index + 1  # line 0 is the root
         await pilot.press("enter")
-        await wait_for(pilot, lambda: len(app.screen.query(FilePreview)) == 1)
-        preview = app.screen.query_one(FilePreview)
-        assert "print('hello')" in preview.text
-        assert preview.read_only
+        await wait_for(pilot, lambda: len(app.screen.query(Editor)) == 1)
+        editor = app.screen.query_one(Editor)
+        assert "print('hello')" in editor.text
         tabs = app.screen.query_one(TabbedContent)
         assert tabs.active != "tab-welcome"
         await pilot.press("ctrl+w")
-        await wait_for(pilot, lambda: len(app.screen.query(FilePreview)) == 0)
+        await wait_for(pilot, lambda: len(app.screen.query(Editor)) == 0)
         assert tabs.active == "tab-welcome"
 
 

@@ -1,0 +1,63 @@
+"""End to end: the real ``symphony`` in tmux opens a file with quick-open, edits, saves, and
+asks before quitting with unsaved changes."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.test_tmux import Tmux, start, tmux, wait_exit, workspace
+
+__all__ = ["tmux", "workspace"]  # fixtures shared with test_tmux.py
+
+pytestmark = [pytest.mark.e2e]
+
+
+def wait_until(predicate: object, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():  # type: ignore[operator]
+            return
+        time.sleep(0.1)
+    raise AssertionError("condition not met")
+
+
+def test_quick_open_edit_save_and_quit_prompt(tmux: Tmux, workspace: Path, tmp_path: Path) -> None:
+    path = workspace / "calculator.py"
+    path.chmod(0o750)
+    exit_file = tmp_path / "exit-code"
+    start(tmux, workspace, exit_file, size=(80, 24))
+    tmux.wait_for("engine healthy")
+    tmux.keys("C-o")
+    tmux.wait_for("files")  # the file count under the results
+    tmux.run("send-keys", "-t", "e2e", "-l", "calc")
+    tmux.wait_for("calculator.py")
+    time.sleep(0.3)
+    tmux.keys("Enter")
+    tmux.wait_for("return a + b")
+    tmux.run("send-keys", "-t", "e2e", "-l", "# edited")
+    tmux.keys("Enter")  # a literal "\n" would arrive as ctrl+j (the panel key)
+    tmux.wait_for("● calculator.py")
+    tmux.keys("C-s")
+    wait_until(lambda: path.read_text().startswith("# edited\ndef add"))
+    assert path.read_text() == "# edited\ndef add(a, b):\n    return a + b\n"
+    assert path.stat().st_mode & 0o777 == 0o750
+    screen = tmux.wait_for("saved calculator.py")
+    assert "● calculator.py" not in screen
+    # Unsaved again: quitting asks; Cancel keeps Symphony running, Discard quits.
+    tmux.run("send-keys", "-t", "e2e", "-l", "x")
+    tmux.wait_for("● calculator.py")
+    tmux.keys("C-q")
+    tmux.wait_for("Quit with unsaved changes?")
+    tmux.keys("Escape")
+    time.sleep(0.3)
+    assert not exit_file.exists()
+    tmux.keys("C-q")
+    tmux.wait_for("Discard")
+    tmux.keys("Right")  # from "Save all" to "Discard"
+    time.sleep(0.2)
+    tmux.keys("Enter")
+    assert wait_exit(exit_file) == 0
+    assert path.read_text().startswith("# edited\ndef add")
