@@ -6,6 +6,11 @@ delivers. Screens own their own handlers.
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import os
+import signal
+import threading
 from typing import TYPE_CHECKING, Any
 
 from textual import work
@@ -13,7 +18,8 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding
 
 from engine.config import LoadedConfig, load_config
-from engine.config.paths import user_config_dir
+from engine.config.paths import resolve_data_dir, user_config_dir
+from engine.files.recovery import RecoveryStore, recovery_dir
 from engine.runtime import Engine
 from engine.types.errors import ConfigError, RemoteError, ThemeError
 from engine.types.messages import (
@@ -41,11 +47,18 @@ from symphony_tui.themes import FALLBACK_THEME, textual_themes
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping, Sequence
     from pathlib import Path
+    from types import FrameType
 
+    from rich.console import RenderableType
     from textual.screen import Screen
+
+log = logging.getLogger(__name__)
 
 #: How often the status bar re-checks engine health, in seconds.
 HEALTH_INTERVAL = 10.0
+#: After SIGHUP/SIGTERM, give a clean exit this long before ending the process outright (the
+#: terminal may be gone with a dropped SSH connection).
+SIGNAL_EXIT_GRACE: float | None = 3.0
 
 
 class SymphonyApp(App[int]):
@@ -70,6 +83,7 @@ class SymphonyApp(App[int]):
         env: Mapping[str, str] | None = None,
         config: LoadedConfig | None = None,
         watch_config: bool = True,
+        restore_layout: bool = False,
     ) -> None:
         super().__init__()
         self.workspace = workspace.resolve()
@@ -81,6 +95,8 @@ class SymphonyApp(App[int]):
         self.last_health: HealthReport | None = None
         self._persisted_theme = ""
         self._health_modal_wanted = False
+        self._restore_layout = restore_layout
+        self._old_signal_handlers: dict[int, Any] = {}
         self._install_themes()
         self.add_mode("workspace", self._make_main_screen)
 
@@ -106,7 +122,13 @@ class SymphonyApp(App[int]):
             exclude=list(explorer.exclude),
             respect_gitignore=explorer.respect_gitignore,
             show_hidden=explorer.show_hidden,
+            recovery=self._recovery_store(),
+            restore_layout=self._restore_layout,
         )
+
+    def _recovery_store(self) -> RecoveryStore:
+        data_dir = resolve_data_dir(self.loaded.config.core.data_dir)
+        return RecoveryStore(self.workspace, recovery_dir(data_dir, self.workspace))
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         # Theme and Quit are offered by SymphonyCommands with Symphony's wording.
@@ -128,9 +150,61 @@ class SymphonyApp(App[int]):
         self.watch(self, "theme", self._on_theme_changed, init=False)
         self.bridge.start()
         self.set_interval(HEALTH_INTERVAL, self.refresh_health)
+        if not self.is_headless:  # tests drive the handler directly, not the test runner's
+            self._install_signal_handlers()
 
     def on_unmount(self) -> None:
         self.bridge.stop()
+        for signum, handler in self._old_signal_handlers.items():
+            signal.signal(signum, handler)
+        self._old_signal_handlers.clear()
+
+    # --- crash safety ------------------------------------------------------------------------
+
+    def _install_signal_handlers(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return
+        for signum in (signal.SIGHUP, signal.SIGTERM):
+            self._old_signal_handlers[signum] = signal.signal(signum, self._on_fatal_signal)
+
+    def _on_fatal_signal(self, signum: int, _frame: FrameType | None) -> None:
+        """SIGHUP (terminal or SSH gone) or SIGTERM: keep unsaved work, then exit."""
+        self.flush_recovery()
+        if SIGNAL_EXIT_GRACE is not None:
+            timer = threading.Timer(SIGNAL_EXIT_GRACE, os._exit, (128 + signum,))
+            timer.daemon = True
+            timer.start()
+        loop = self._loop
+        if loop is None:
+            self.exit()
+            return
+        with contextlib.suppress(RuntimeError):  # the loop is closing already
+            loop.call_soon_threadsafe(self.exit)
+
+    def flush_recovery(self) -> None:
+        """Write unsaved buffers and the layout to the recovery area now (synchronously)."""
+        screen = self.main_screen
+        if screen is None:
+            return
+        try:
+            screen.flush_recovery()
+        except Exception:  # never let recovery break the exit path
+            log.exception("recovery flush failed")
+
+    def exit(
+        self,
+        result: int | None = None,
+        return_code: int = 0,
+        message: RenderableType | None = None,
+    ) -> None:
+        """Exit, keeping the layout for the next start."""
+        screen = self.main_screen
+        if screen is not None:
+            try:
+                screen.save_layout()
+            except Exception:
+                log.exception("saving the layout failed")
+        super().exit(result, return_code, message)
 
     # --- engine events -----------------------------------------------------------------------
 
@@ -308,6 +382,6 @@ def _missing_theme(name: str, available: list[str]) -> ThemeError:
 
 def run(workspace: Path, overrides: Sequence[str] = (), config: LoadedConfig | None = None) -> int:
     """Run the app until the user quits; returns the exit code."""
-    app = SymphonyApp(workspace, overrides=overrides, config=config)
+    app = SymphonyApp(workspace, overrides=overrides, config=config, restore_layout=True)
     result = app.run()
     return result if isinstance(result, int) else app.return_code or 0

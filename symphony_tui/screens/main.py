@@ -9,8 +9,10 @@ file operations.
 
 from __future__ import annotations
 
+import hashlib
+import logging
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -27,6 +29,7 @@ from engine.files.ops import (
     rename_path,
     resolve_new_path,
 )
+from engine.files.text import decode_text
 from symphony_tui.screens.editor_dialogs import ChoiceDialog, InputDialog, QuickOpen
 from symphony_tui.widgets.editor import Editor, editor_label, read_for_editing
 from symphony_tui.widgets.explorer import Explorer
@@ -43,9 +46,14 @@ if TYPE_CHECKING:
     from textual.widget import Widget
 
     from engine.config.models import EditorConfig
+    from engine.files.recovery import RecoveredBuffer, RecoveryStore
     from symphony_tui.app import SymphonyApp
 
 
+log = logging.getLogger(__name__)
+
+#: How often unsaved buffers are written to the recovery area, in seconds.
+RECOVERY_INTERVAL = 5.0
 #: Longest terminal title shown in a tab label.
 TAB_TITLE_LIMIT = 24
 #: Actions that need an editor in the active tab (hidden from the footer otherwise).
@@ -86,10 +94,25 @@ class MainScreen(Screen[None]):
     ]
 
     def __init__(
-        self, workspace: Path, *, exclude: list[str], respect_gitignore: bool, show_hidden: bool
+        self,
+        workspace: Path,
+        *,
+        exclude: list[str],
+        respect_gitignore: bool,
+        show_hidden: bool,
+        recovery: RecoveryStore | None = None,
+        restore_layout: bool = False,
     ) -> None:
         super().__init__()
         self.workspace = workspace
+        self.recovery = recovery
+        self._restore_layout = restore_layout
+        #: Buffers this session wrote to the recovery area: relative path -> hash of the text.
+        self._recovery_written: dict[str, str] = {}
+        self._last_layout: dict[str, Any] | None = None
+        self._recovery_failed = False
+        #: The layout is kept only once the previous one has been read (at start).
+        self._layout_ready = False
         self._file_tabs: dict[Path, str] = {}
         self._files_opened = 0
         self._asking_about: set[Editor] = set()
@@ -160,6 +183,9 @@ class MainScreen(Screen[None]):
         status.workspace = self.workspace.name or str(self.workspace)
         status.theme_name = self.app.theme
         self.query_one(Explorer).focus()
+        if self.recovery is not None:
+            self.set_interval(RECOVERY_INTERVAL, self.flush_recovery)
+            self.call_after_refresh(self._start_recovery)
 
     def action_toggle_sidebar(self) -> None:
         """Show or hide the sidebar."""
@@ -205,8 +231,16 @@ class MainScreen(Screen[None]):
         )
 
     def _remove_tab(self, tab_id: str) -> None:
+        for path, tab in self._file_tabs.items():
+            if tab == tab_id:
+                self._forget_recovered(self._relative(path))
         self.query_one("#main-tabs", TabbedContent).remove_pane(tab_id)
         self._file_tabs = {p: t for p, t in self._file_tabs.items() if t != tab_id}
+        self.call_after_refresh(self.save_layout)
+
+    def on_tabbed_content_tab_activated(self, _event: TabbedContent.TabActivated) -> None:
+        """Keep the layout in the recovery area up to date."""
+        self.save_layout()
 
     # --- terminals ---------------------------------------------------------------------------
 
@@ -228,6 +262,7 @@ class MainScreen(Screen[None]):
         await tabs.add_pane(pane)
         tabs.active = pane.id or ""
         terminal.focus()
+        self.call_after_refresh(self.save_layout)
         return terminal
 
     async def action_new_terminal(self) -> None:
@@ -362,9 +397,12 @@ class MainScreen(Screen[None]):
             return self.active_editor is not None
         return True
 
-    async def open_file(self, path: Path) -> Editor | None:
+    async def open_file(self, path: Path, *, missing_ok: bool = False) -> Editor | None:
         """Open ``path`` in an editor tab (or focus its tab); binary and huge files open in a
-        read-only preview with a notice. Returns the editor, if it is one."""
+        read-only preview with a notice. Returns the editor, if it is one.
+
+        With ``missing_ok``, a file that does not exist opens as an empty editor (saving
+        creates it)."""
         path = Path(path).absolute()
         tabs = self.query_one("#main-tabs", TabbedContent)
         tab_id = self._file_tabs.get(path)
@@ -372,6 +410,8 @@ class MainScreen(Screen[None]):
             self._files_opened += 1
             tab_id = f"tab-file-{self._files_opened}"
             loaded = read_for_editing(path)
+            if missing_ok and loaded.decoded is None and not path.exists():
+                loaded = type(loaded)(decode_text(b""))
             content: Widget
             if loaded.decoded is None:
                 content = FilePreview(path)
@@ -380,7 +420,9 @@ class MainScreen(Screen[None]):
                 )
                 label = path.name
             else:
-                content = Editor(path, loaded.decoded, self._editor_config())
+                content = Editor(
+                    path, loaded.decoded, self._editor_config(), base_sha256=loaded.sha256
+                )
                 label = path.name
                 if loaded.decoded.lossy_guess:
                     self.notify(
@@ -390,6 +432,7 @@ class MainScreen(Screen[None]):
             pane.tooltip = self._relative(path)
             self._file_tabs[path] = tab_id
             await tabs.add_pane(pane)
+            self.call_after_refresh(self.save_layout)
         tabs.active = tab_id
         pane = tabs.get_pane(tab_id)
         editors = pane.query_children(Editor)
@@ -414,8 +457,11 @@ class MainScreen(Screen[None]):
         tab.label = editor_label(editor)
 
     def on_editor_dirty_changed(self, event: Editor.DirtyChanged) -> None:
-        """Show or clear the unsaved marker on the editor's tab."""
+        """Show or clear the unsaved marker on the editor's tab; a saved (or reloaded) buffer
+        leaves the recovery area."""
         self._relabel(event.editor)
+        if not event.editor.dirty:
+            self._forget_recovered(self._relative(event.editor.path))
 
     def on_editor_disk_changed(self, event: Editor.DiskChanged) -> None:
         """A file open in an editor changed on disk: reload a clean buffer, ask for a dirty one."""
@@ -467,6 +513,10 @@ class MainScreen(Screen[None]):
         more = f" and {len(dirty) - 5} more" if len(dirty) > 5 else ""
 
         def answered(choice: str | None) -> None:
+            if choice == "discard":
+                for editor in dirty:
+                    self._forget_recovered(self._relative(editor.path))
+                self.recovery = None  # nothing more to keep from this session
             if choice == "discard" or (
                 choice == "save" and all([editor.save() for editor in dirty])
             ):
@@ -672,3 +722,182 @@ class MainScreen(Screen[None]):
             ),
             answered,
         )
+
+    # --- crash recovery ----------------------------------------------------------------------
+
+    def _forget_recovered(self, rel: str) -> None:
+        """Remove ``rel``'s buffer from the recovery area (saved, reloaded or discarded)."""
+        self._recovery_written.pop(rel, None)
+        if self.recovery is not None:
+            try:
+                self.recovery.discard(rel)
+            except OSError as e:
+                log.warning("cannot remove recovery entry %s: %s", rel, e)
+
+    def _recovery_problem(self, error: OSError) -> None:
+        log.warning("cannot write the recovery area: %s", error)
+        if not self._recovery_failed:  # say it once, not every 5 s
+            self._recovery_failed = True
+            self.notify(
+                f"unsaved buffers cannot be kept for recovery: {error.strerror or error}",
+                title="Recovery",
+                severity="warning",
+            )
+
+    def flush_recovery(self) -> None:
+        """Write every unsaved buffer (changed since the last flush) and the layout to the
+        recovery area; drop the entries of buffers no longer unsaved. Synchronous: the SIGHUP
+        and SIGTERM handlers call it too."""
+        store = self.recovery
+        if store is None or not self.is_attached:
+            return
+        current: dict[str, str] = {}
+        try:
+            for editor in self.dirty_editors():
+                rel = self._relative(editor.path)
+                text = editor.text
+                digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+                current[rel] = digest
+                if self._recovery_written.get(rel) != digest:
+                    store.save(rel, text, base_sha256=editor.base_sha256)
+                    self._recovery_written[rel] = digest
+            for rel in list(self._recovery_written):
+                if rel not in current:
+                    self._forget_recovered(rel)
+        except OSError as e:
+            self._recovery_problem(e)
+        self.save_layout()
+
+    def layout_state(self) -> dict[str, Any]:
+        """The open tabs and panels, as kept in the recovery area."""
+        tabs = self.query_one("#main-tabs", TabbedContent)
+        by_tab = {tab: path for path, tab in self._file_tabs.items()}
+        editors: list[str] = []
+        terminals = 0
+        active: str | None = None
+        for pane in tabs.query(TabPane):
+            if pane.id in by_tab:
+                rel = self._relative(by_tab[pane.id])
+                editors.append(rel)
+                if pane.id == tabs.active:
+                    active = f"file:{rel}"
+            elif pane.id and pane.id.startswith("tab-terminal-"):
+                if pane.id == tabs.active:
+                    active = f"terminal:{terminals}"
+                terminals += 1
+        return {
+            "editors": editors,
+            "terminals": terminals,
+            "sidebar": bool(self.query_one("#sidebar").display),
+            "panel": bool(self.query_one("#panel").display),
+            "active": active,
+        }
+
+    def save_layout(self) -> None:
+        """Keep the layout in the recovery area (when it changed)."""
+        if self.recovery is None or not self.is_attached or not self._layout_ready:
+            return
+        try:
+            layout = self.layout_state()
+        except NoMatches:  # the screen is being taken down
+            return
+        if layout == self._last_layout:
+            return
+        try:
+            self.recovery.save_layout(layout)
+        except OSError as e:
+            self._recovery_problem(e)
+            return
+        self._last_layout = layout
+
+    async def restore_layout(self, layout: dict[str, Any]) -> None:
+        """Reopen the tabs of a previous session: editors whose files still exist, as many
+        (fresh) terminals, the sidebar and panel as they were."""
+        opened: dict[str, str] = {}
+        terminals: list[str] = []
+        editors = layout.get("editors")
+        for rel in editors if isinstance(editors, list) else []:
+            if isinstance(rel, str) and (self.workspace / rel).is_file():
+                await self.open_file(self.workspace / rel)
+                tab = self._file_tabs.get((self.workspace / rel).absolute())
+                if tab is not None:
+                    opened[f"file:{rel}"] = tab
+        count = layout.get("terminals")
+        for _ in range(min(count, 20) if isinstance(count, int) else 0):
+            terminal = await self.open_terminal()
+            if terminal.parent is not None and terminal.parent.id:
+                terminals.append(terminal.parent.id)
+        opened.update({f"terminal:{i}": tab for i, tab in enumerate(terminals)})
+        if layout.get("sidebar") is False:
+            self.action_toggle_sidebar()
+        if layout.get("panel") is True and not self.query_one("#panel").display:
+            await self.action_toggle_panel()
+        active = layout.get("active")
+        if isinstance(active, str) and active in opened:
+            self.query_one("#main-tabs", TabbedContent).active = opened[active]
+
+    async def _start_recovery(self) -> None:
+        store = self.recovery
+        if store is None:
+            return
+        if self._restore_layout:
+            layout = store.load_layout()
+            if layout is not None:
+                await self.restore_layout(layout)
+        self._layout_ready = True
+        self.save_layout()
+        entries = store.entries()
+        if entries.problems:
+            self.notify(
+                f"{len(entries.problems)} damaged file(s) in the recovery area were skipped",
+                title="Recovery",
+                severity="warning",
+            )
+        if entries:
+            self.offer_recovery(list(entries))
+
+    def offer_recovery(self, buffers: list[RecoveredBuffer]) -> None:
+        """Ask whether to restore the unsaved buffers of a previous session."""
+        count = len(buffers)
+        lines = [
+            f"  {b.path}" + ("  (changed on disk since)" if b.disk_changed else "")
+            for b in buffers[:8]
+        ]
+        if count > 8:
+            lines.append(f"  and {count - 8} more")
+        plural = "buffer" if count == 1 else "buffers"
+
+        async def answered(choice: str | None) -> None:
+            if choice == "restore":
+                await self.restore_buffers(buffers)
+            elif choice == "discard" and self.recovery is not None:
+                for buffer in buffers:
+                    self._forget_recovered(buffer.path)
+
+        self.app.push_screen(
+            ChoiceDialog(
+                "Restore unsaved work?",
+                f"{count} unsaved {plural} from a previous session:\n" + "\n".join(lines),
+                [("restore", "Restore"), ("discard", "Discard")],
+            ),
+            answered,
+        )
+
+    async def restore_buffers(self, buffers: list[RecoveredBuffer]) -> None:
+        """Open each recovered buffer in an editor with its recovered (unsaved) text."""
+        for buffer in buffers:
+            editor = await self.open_file(self.workspace / buffer.path, missing_ok=True)
+            if editor is None:
+                self.notify(
+                    f"{buffer.path} cannot be edited any more; its recovered text is kept",
+                    title="Recovery",
+                    severity="warning",
+                )
+                continue
+            editor.restore_text(buffer.text, base_sha256=buffer.base_sha256)
+            if buffer.disk_changed:
+                self.notify(
+                    f"{buffer.path} changed on disk since; the recovered text is shown",
+                    title="Recovery",
+                    severity="warning",
+                )

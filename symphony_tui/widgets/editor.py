@@ -8,6 +8,7 @@ and never opens dialogs itself: the screen decides what to ask.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from bisect import bisect_right
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ from textual.widgets.text_area import LanguageDoesNotExist
 
 from engine.files.atomic import write_atomic
 from engine.files.languages import language_for
+from engine.files.recovery import file_sha256
 from engine.files.text import DecodedText, decode_text, encode_text, looks_binary
 
 if TYPE_CHECKING:
@@ -108,6 +110,7 @@ class LoadedFile:
 
     decoded: DecodedText | None
     reason: str = ""
+    sha256: str | None = None  # of the bytes read (crash recovery compares it later)
 
 
 def read_for_editing(path: Path) -> LoadedFile:
@@ -121,7 +124,7 @@ def read_for_editing(path: Path) -> LoadedFile:
         return LoadedFile(None, f"cannot read it: {e.strerror or e}")
     if looks_binary(data):
         return LoadedFile(None, "it is a binary file")
-    return LoadedFile(decode_text(data))
+    return LoadedFile(decode_text(data), sha256=hashlib.sha256(data).hexdigest())
 
 
 class _CachingDocument(Document):
@@ -385,9 +388,18 @@ class Editor(Vertical):
             self.editor = editor
             self.deleted = deleted
 
-    def __init__(self, path: Path, decoded: DecodedText, config: EditorConfig) -> None:
+    def __init__(
+        self,
+        path: Path,
+        decoded: DecodedText,
+        config: EditorConfig,
+        *,
+        base_sha256: str | None = None,
+    ) -> None:
         super().__init__()
         self.path = path
+        #: SHA-256 of the file on disk the buffer comes from (for crash recovery).
+        self.base_sha256 = base_sha256
         self.encoding = decoded.encoding
         self.newline = decoded.newline
         self.dirty = False
@@ -499,6 +511,7 @@ class Editor(Vertical):
                 severity="warning",
             )
             self.encoding = used
+        self.base_sha256 = hashlib.sha256(data).hexdigest()
         self.disk = DiskState.of(self.path)
         self._saved_text = text if len(text) <= CLEAN_CHECK_LIMIT else None
         self._mark_dirty(False)
@@ -514,6 +527,7 @@ class Editor(Vertical):
             return False
         decoded = loaded.decoded
         self.encoding, self.newline = decoded.encoding, decoded.newline
+        self.base_sha256 = loaded.sha256
         self.disk = DiskState.of(self.path)
         cursor = self.area.cursor_location
         if decoded.text != self.area.text:
@@ -529,8 +543,16 @@ class Editor(Vertical):
         """Keep the buffer over a changed file: stay unsaved and stop asking until it changes
         again."""
         self.disk = DiskState.of(self.path)
+        self.base_sha256 = file_sha256(self.path)
         self._saved_text = None
         self._mark_dirty(True)
+
+    def restore_text(self, text: str, *, base_sha256: str | None) -> None:
+        """Put recovered text in the buffer (one undoable edit); it stays unsaved."""
+        self.area.replace(text, (0, 0), self.area.document.end, maintain_selection_offset=False)
+        self.area.move_cursor((0, 0))
+        self.base_sha256 = base_sha256
+        self._mark_dirty(self._saved_text is None or text != self._saved_text)
 
     def check_disk(self) -> None:
         """Post :class:`DiskChanged` if the file changed on disk since it was read or saved."""
