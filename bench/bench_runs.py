@@ -16,6 +16,7 @@ Run with ``python -m bench.bench_runs``. Nothing here fails on timing.
 
 from __future__ import annotations
 
+import os
 import tempfile
 import textwrap
 import time
@@ -33,7 +34,7 @@ from engine.pit.artifacts.store import ArtifactStore
 from engine.runs.scheduler import MelodyRun
 from engine.runs.store import RunStore
 
-STEPS = int(__import__("os").environ.get("BENCH_RUN_STEPS", "10000"))
+STEPS = int(os.environ.get("BENCH_RUN_STEPS", "10000"))  # smaller for a quick look
 WORKERS = 4
 
 NOOP = """

@@ -11,11 +11,11 @@ This module must not validate against the schema or merge layers: that is the lo
 from __future__ import annotations
 
 import datetime
-import json
 import tomllib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
+from engine.files.structured import FORMATS, SyntaxProblem, parse_structured
 from engine.types.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -115,22 +115,12 @@ def parse_text(text: str, path: Path) -> dict[str, Any]:
     if not text.strip():
         return {}
     suffix = path.suffix.lower()
-    data: Any
-    if suffix == ".toml":
-        try:
-            data = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as e:
-            raise ConfigError(f"invalid TOML: {e}", source=source) from e
-    elif suffix == ".json":
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as e:
-            where = f"line {e.lineno}, column {e.colno}"
-            raise ConfigError(f"invalid JSON: {e.msg} (at {where})", source=source) from e
-    elif suffix in (".yaml", ".yml"):
-        data = _parse_yaml(text, source)
-    else:
+    if suffix.lstrip(".") not in FORMATS:
         raise ConfigError(f"unsupported configuration format {suffix!r}", source=source)
+    try:
+        data = parse_structured(text, suffix.lstrip("."))
+    except SyntaxProblem as e:
+        raise ConfigError(str(e), source=source) from e
     if data is None:  # a YAML file holding only comments
         return {}
     if not isinstance(data, dict):
@@ -138,18 +128,6 @@ def parse_text(text: str, path: Path) -> dict[str, Any]:
         raise ConfigError(f"top level must be a table of sections, got {kind}", source=source)
     _check_keys(data, [], source)
     return data
-
-
-def _parse_yaml(text: str, source: str) -> Any:
-    import yaml
-
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as e:
-        problem = getattr(e, "problem", None) or str(e)
-        mark = getattr(e, "problem_mark", None)
-        where = f" (at line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
-        raise ConfigError(f"invalid YAML: {problem}{where}", source=source) from e
 
 
 def _check_keys(data: dict[Any, Any], path: list[str], source: str) -> None:

@@ -9,14 +9,13 @@ types or references (that is :mod:`engine.melody.validate`) and must not write a
 
 from __future__ import annotations
 
-import json
-import tomllib
 import typing
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from engine.files.structured import FORMATS, SyntaxProblem, parse_structured
 from engine.melody.errors import MelodyError, MelodyErrors
 from engine.melody.model import Melody
 from engine.types.errors import UsageError
@@ -121,36 +120,14 @@ def parse_melody_text(text: str, *, fmt: str, source: str) -> Melody:
         MelodyError: invalid syntax (the reason gives the line and column) or invalid content.
     """
     kind = fmt.lower().lstrip(".")
-    data: Any
-    if kind == "toml":
-        try:
-            data = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as e:
-            raise MelodyError(f"invalid TOML: {e}", source=source) from e
-    elif kind == "json":
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as e:
-            where = f"line {e.lineno}, column {e.colno}"
-            raise MelodyError(f"invalid JSON: {e.msg} (at {where})", source=source) from e
-    elif kind in ("yaml", "yml"):
-        data = _parse_yaml(text, source)
-    else:
+    if kind not in FORMATS:
         suffixes = ", ".join(SUFFIXES)
         raise MelodyError(f"unsupported melody format {fmt!r} (use {suffixes})", source=source)
-    return melody_from_data(data, source=source)
-
-
-def _parse_yaml(text: str, source: str) -> Any:
-    import yaml
-
     try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as e:
-        problem = getattr(e, "problem", None) or str(e)
-        mark = getattr(e, "problem_mark", None)
-        where = f" (at line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
-        raise MelodyError(f"invalid YAML: {problem}{where}", source=source) from e
+        data = parse_structured(text, kind)
+    except SyntaxProblem as e:
+        raise MelodyError(str(e), source=source) from e
+    return melody_from_data(data, source=source)
 
 
 def melody_from_data(data: Any, *, source: str) -> Melody:

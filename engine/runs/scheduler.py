@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import os
 import queue
 import threading
 import time
@@ -270,7 +271,7 @@ class MelodyRun:
         if run.from_step is not None and run.from_step in self.rows:
             # A resumed --from run still re-runs its step and what follows (if not done yet).
             self.forced = {run.from_step, *self.dag.downstream(run.from_step)}
-        if not self.store.claim(run.id, _pid()):
+        if not self.store.claim(run.id, os.getpid()):
             raise UsageError(f"run {run.id} was resumed by another process just now")
 
     def _params(self, given: Mapping[str, Any]) -> dict[str, Any]:
@@ -743,9 +744,3 @@ def _backoff(spec: StepSpec, attempt: int) -> float:
 
 def _crash(sid: str, error: BaseException) -> _Result:
     return _Result(sid, StepState.CRASHED, error=f"{type(error).__name__}: {error}")
-
-
-def _pid() -> int:
-    import os
-
-    return os.getpid()

@@ -9,7 +9,6 @@ new runs (validated first), resumed runs (with the definition pinned when they s
 
 from __future__ import annotations
 
-import contextlib
 import os
 from typing import TYPE_CHECKING, Any
 
@@ -81,12 +80,9 @@ class Runner:
         self.store: RunStore = RunStore(state_dir / DB_NAME)
         #: Called with every run event besides the bus (the CLI's display).
         self.listeners: list[Callable[[Event], None]] = []
-        arbiter: Any = None
-        with contextlib.suppress(ImportError):
-            from engine.pit.arbitration import Arbiter
+        from engine.pit.arbitration import Arbiter
 
-            arbiter = Arbiter()
-        self.conductor = Conductor(engine.extensions, self.store, arbiter=arbiter)
+        self.conductor = Conductor(engine.extensions, self.store, arbiter=Arbiter())
 
     def close(self) -> None:
         self.conductor.flush()
