@@ -70,7 +70,7 @@ def encode_key(key: str, *, app_cursor: bool) -> bytes | None:
         key: a Textual-style key name: ``"up"``, ``"pagedown"``, ``"f1"``…``"f24"``,
             ``"enter"``, ``"tab"``, ``"shift+tab"``, ``"backspace"``, ``"escape"``,
             ``"ctrl+a"``…``"ctrl+z"``, ``"ctrl+@"``/``"ctrl+space"``, modified special keys
-            such as ``"ctrl+shift+left"``, and ``"alt+<character>"``.
+            such as ``"ctrl+shift+left"``, ``"alt+<character>"`` and ``"alt+shift+<letter>"``.
         app_cursor: whether the program turned on application cursor keys (DECCKM).
     """
     *modifier_names, name = key.split("+") if key != "+" else ("+",)
@@ -113,8 +113,11 @@ def _encode(name: str, modifiers: int, app_cursor: bool) -> str | None:
         return None if control is None or shift else alt + control
     if name in _SIMPLE:
         return None if shift and name != "space" else alt + _SIMPLE[name]
-    if len(name) == 1 and alt and not shift:
-        return alt + name
+    if len(name) == 1 and alt:
+        if not shift:
+            return alt + name
+        # Shift of a letter is its capital on every layout; of anything else, the layout's.
+        return alt + name.upper() if name.isalpha() and name.isascii() else None
     return None
 
 

@@ -12,8 +12,6 @@ import hashlib
 import re
 from bisect import bisect_right
 from dataclasses import dataclass
-from importlib import import_module
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rich.cells import cell_len
@@ -32,8 +30,11 @@ from engine.files.atomic import write_atomic
 from engine.files.languages import language_for
 from engine.files.recovery import file_sha256
 from engine.files.text import DecodedText, decode_text, encode_text, looks_binary
+from symphony_tui.widgets.grammars import custom_grammar, grammar_installed
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from textual.app import ComposeResult
 
     from engine.config.models import EditorConfig
@@ -49,29 +50,6 @@ POLL_INTERVAL = 1.0
 CLEAN_CHECK_LIMIT = 1_000_000
 #: The find bar stops counting here.
 MAX_MATCHES = 10_000
-
-
-def _grammar_installed(language: str) -> bool:
-    from textual._tree_sitter import get_language
-
-    return get_language(language) is not None
-
-
-def _typescript(tsx: bool) -> tuple[object, str] | None:
-    """The TypeScript grammar and highlight query, if ``tree-sitter-typescript`` is installed."""
-    try:
-        from tree_sitter import Language
-
-        module = import_module("tree_sitter_typescript")
-    except ImportError:
-        return None
-    language = Language(module.language_tsx() if tsx else module.language_typescript())
-    base = Path(import_module("textual").__file__ or "").parent / "tree-sitter" / "highlights"
-    query = (base / "javascript.scm").read_text(encoding="utf-8")
-    extra = Path(module.__file__ or "").parent / "queries" / "highlights.scm"
-    if extra.exists():
-        query += "\n" + extra.read_text(encoding="utf-8")
-    return language, query
 
 
 # Syntax colours that read well on the app's dark and light themes; everything else (background,
@@ -414,11 +392,11 @@ class Editor(Vertical):
         first_line = decoded.text[: decoded.text.find("\n")] if "\n" in decoded.text else ""
         self.language = language_for(path, first_line)
         grammar = None
-        if self.language == "typescript":
-            grammar = _typescript(path.suffix.lower() == ".tsx")
+        if self.language in ("javascript", "typescript"):
+            grammar = custom_grammar(self.language, tsx=path.suffix.lower() == ".tsx")
             if grammar is None:
-                self.language = "javascript"  # close enough without tree-sitter-typescript
-        if self.language and not _grammar_installed(self.language) and grammar is None:
+                self.language = None
+        elif self.language and not grammar_installed(self.language):
             self.language = None
         self.syntax_skipped = bool(self.language) and len(decoded.text) > SYNTAX_LIMIT
         if self.syntax_skipped:
@@ -435,8 +413,8 @@ class Editor(Vertical):
         self.area.indent_width = config.tab_size
         for theme in CODE_THEMES.values():
             self.area.register_theme(theme)
-        if grammar is not None:
-            self.area.register_language("typescript", *grammar)  # type: ignore[arg-type]
+        if grammar is not None and self.language:
+            self.area.register_language(self.language, *grammar)
         try:
             self.area.load_document(decoded.text, self.language)
         except (LanguageDoesNotExist, ValueError):  # a grammar or query that does not load

@@ -94,7 +94,7 @@ def key_bytes(event: events.Key, *, app_cursor: bool) -> bytes | None:
         return None
     modifiers = event.key.split("+")[:-1]
     if ("alt" in modifiers or "meta" in modifiers) and char.isprintable():
-        return b"\x1b" + char.encode()  # alt+shift+x: encode_key only knows alt+x
+        return b"\x1b" + char.encode()  # alt+shift+1 and the like: the layout decides
     return char.encode()
 
 

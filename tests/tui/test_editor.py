@@ -68,6 +68,21 @@ async def test_enter_in_explorer_opens_an_editor_with_syntax(workspace: Path) ->
         assert len(main_screen(app).editors) == 1
 
 
+@pytest.mark.parametrize("name", ["app.ts", "view.tsx"])
+async def test_typescript_gets_its_own_grammar(workspace: Path, name: str) -> None:
+    path = workspace / name
+    path.write_text("interface Point { x: number }\nconst p: Point = { x: 1 };\n")
+    app = SymphonyApp(workspace)
+    async with app.run_test(size=(120, 40)):
+        editor = await main_screen(app).open_file(path)
+        assert editor is not None and editor.language == "typescript"
+        assert editor.area.language == "typescript"
+        # The TypeScript grammar knows `interface` and type annotations; JavaScript's would
+        # not highlight the type names at all.
+        highlighted = {name for row in editor.area._highlights.values() for *_, name in row}
+        assert "type" in highlighted or "type.builtin" in highlighted
+
+
 async def test_edit_save_keeps_mode_and_crlf_and_clears_the_marker(workspace: Path) -> None:
     path = workspace / "run.sh"
     path.write_bytes(b"echo one\r\necho two\r\n")

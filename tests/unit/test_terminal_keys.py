@@ -71,6 +71,7 @@ def test_ctrl_letters_are_c0_controls() -> None:
         ("ctrl+underscore", b"\x1f"),
         ("ctrl+backspace", b"\x08"),
         ("alt+x", b"\x1bx"),
+        ("alt+shift+x", b"\x1bX"),
         ("alt+ctrl+c", b"\x1b\x03"),
         ("alt+backspace", b"\x1b\x7f"),
         ("alt+enter", b"\x1b\r"),
@@ -105,6 +106,8 @@ def test_modified_keys_use_xterm_parameters(key: str, expected: bytes) -> None:
     assert encode_key(key, app_cursor=True) == expected
 
 
-@pytest.mark.parametrize("key", ["a", "A", "é", "+", "ctrl++", "hyper+a", "f25", "nonsense"])
+@pytest.mark.parametrize(
+    "key", ["a", "A", "é", "+", "ctrl++", "hyper+a", "f25", "nonsense", "alt+shift+1"]
+)
 def test_printable_and_unknown_keys_are_left_to_the_caller(key: str) -> None:
     assert encode_key(key, app_cursor=False) is None
