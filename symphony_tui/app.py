@@ -201,7 +201,7 @@ class SymphonyApp(App[int]):
         screen = self.main_screen
         if screen is not None:
             try:
-                screen.save_layout()
+                screen.keeper.save_layout()
             except Exception:
                 log.exception("saving the layout failed")
         super().exit(result, return_code, message)

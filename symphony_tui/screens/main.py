@@ -9,10 +9,9 @@ file operations.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -20,17 +19,10 @@ from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widgets import DirectoryTree, Footer, Static, TabbedContent, TabPane, Tabs
 
-from engine.files.ignore import IgnoreRules
-from engine.files.ops import (
-    PathProblem,
-    count_files,
-    create_path,
-    delete_path,
-    rename_path,
-    resolve_new_path,
-)
 from engine.files.text import decode_text
-from symphony_tui.screens.editor_dialogs import ChoiceDialog, InputDialog, QuickOpen
+from symphony_tui.screens.editor_dialogs import ChoiceDialog, InputDialog
+from symphony_tui.screens.file_actions import FileActions
+from symphony_tui.screens.workspace_recovery import WorkspaceRecovery
 from symphony_tui.widgets.editor import Editor, editor_label, read_for_editing
 from symphony_tui.widgets.explorer import Explorer
 from symphony_tui.widgets.preview import FilePreview
@@ -46,7 +38,7 @@ if TYPE_CHECKING:
     from textual.widget import Widget
 
     from engine.config.models import EditorConfig
-    from engine.files.recovery import RecoveredBuffer, RecoveryStore
+    from engine.files.recovery import RecoveryStore
     from symphony_tui.app import SymphonyApp
 
 
@@ -105,20 +97,14 @@ class MainScreen(Screen[None]):
     ) -> None:
         super().__init__()
         self.workspace = workspace
-        self.recovery = recovery
-        self._restore_layout = restore_layout
-        #: Buffers this session wrote to the recovery area: relative path -> hash of the text.
-        self._recovery_written: dict[str, str] = {}
-        self._last_layout: dict[str, Any] | None = None
-        self._recovery_failed = False
-        #: The layout is kept only once the previous one has been read (at start).
-        self._layout_ready = False
-        self._file_tabs: dict[Path, str] = {}
+        self.keeper = WorkspaceRecovery(self, recovery, restore_layout=restore_layout)
+        self.files = FileActions(self)
+        self.file_tabs: dict[Path, str] = {}
         self._files_opened = 0
         self._asking_about: set[Editor] = set()
         self._terminals_opened = 0
         self._focus_before_panel: Widget | None = None
-        self._explorer_options = {
+        self.explorer_options = {
             "exclude": exclude,
             "respect_gitignore": respect_gitignore,
             "show_hidden": show_hidden,
@@ -136,7 +122,7 @@ class MainScreen(Screen[None]):
         with Horizontal(id="workspace"):
             with Vertical(id="sidebar"):
                 yield Static("EXPLORER", id="sidebar-title")
-                yield Explorer(self.workspace, id="explorer", **self._explorer_options)  # type: ignore[arg-type]
+                yield Explorer(self.workspace, id="explorer", **self.explorer_options)  # type: ignore[arg-type]
             with Vertical(id="main"):
                 with TabbedContent(id="main-tabs"), TabPane("Welcome", id="tab-welcome"):
                     yield Welcome(
@@ -183,9 +169,9 @@ class MainScreen(Screen[None]):
         status.workspace = self.workspace.name or str(self.workspace)
         status.theme_name = self.app.theme
         self.query_one(Explorer).focus()
-        if self.recovery is not None:
+        if self.keeper.store is not None:
             self.set_interval(RECOVERY_INTERVAL, self.flush_recovery)
-            self.call_after_refresh(self._start_recovery)
+            self.call_after_refresh(self.keeper.start)
 
     def action_toggle_sidebar(self) -> None:
         """Show or hide the sidebar."""
@@ -224,23 +210,23 @@ class MainScreen(Screen[None]):
         self.app.push_screen(
             ChoiceDialog(
                 "Unsaved changes",
-                f"Save the changes to {self._relative(editor.path)} before closing?",
+                f"Save the changes to {self.relative(editor.path)} before closing?",
                 [("save", "Save"), ("discard", "Discard"), ("cancel", "Cancel")],
             ),
             answered,
         )
 
     def _remove_tab(self, tab_id: str) -> None:
-        for path, tab in self._file_tabs.items():
+        for path, tab in self.file_tabs.items():
             if tab == tab_id:
-                self._forget_recovered(self._relative(path))
+                self.keeper.forget(self.relative(path))
         self.query_one("#main-tabs", TabbedContent).remove_pane(tab_id)
-        self._file_tabs = {p: t for p, t in self._file_tabs.items() if t != tab_id}
-        self.call_after_refresh(self.save_layout)
+        self.file_tabs = {p: t for p, t in self.file_tabs.items() if t != tab_id}
+        self.call_after_refresh(self.keeper.save_layout)
 
     def on_tabbed_content_tab_activated(self, _event: TabbedContent.TabActivated) -> None:
         """Keep the layout in the recovery area up to date."""
-        self.save_layout()
+        self.keeper.save_layout()
 
     # --- terminals ---------------------------------------------------------------------------
 
@@ -262,7 +248,7 @@ class MainScreen(Screen[None]):
         await tabs.add_pane(pane)
         tabs.active = pane.id or ""
         terminal.focus()
-        self.call_after_refresh(self.save_layout)
+        self.call_after_refresh(self.keeper.save_layout)
         return terminal
 
     async def action_new_terminal(self) -> None:
@@ -368,7 +354,7 @@ class MainScreen(Screen[None]):
     def _editor_config(self) -> EditorConfig:
         return self.symphony.loaded.config.ide.editor
 
-    def _relative(self, path: Path) -> str:
+    def relative(self, path: Path) -> str:
         if path.is_relative_to(self.workspace):
             return str(path.relative_to(self.workspace))
         return str(path)
@@ -405,7 +391,7 @@ class MainScreen(Screen[None]):
         creates it)."""
         path = Path(path).absolute()
         tabs = self.query_one("#main-tabs", TabbedContent)
-        tab_id = self._file_tabs.get(path)
+        tab_id = self.file_tabs.get(path)
         if tab_id is None:
             self._files_opened += 1
             tab_id = f"tab-file-{self._files_opened}"
@@ -429,10 +415,10 @@ class MainScreen(Screen[None]):
                         f"{path.name} is not valid UTF-8: opened as Latin-1", severity="warning"
                     )
             pane = TabPane(label, content, id=tab_id)
-            pane.tooltip = self._relative(path)
-            self._file_tabs[path] = tab_id
+            pane.tooltip = self.relative(path)
+            self.file_tabs[path] = tab_id
             await tabs.add_pane(pane)
-            self.call_after_refresh(self.save_layout)
+            self.call_after_refresh(self.keeper.save_layout)
         tabs.active = tab_id
         pane = tabs.get_pane(tab_id)
         editors = pane.query_children(Editor)
@@ -442,12 +428,12 @@ class MainScreen(Screen[None]):
         pane.query_children(FilePreview).first().focus()
         return None
 
-    def _tab_of(self, editor: Editor) -> TabPane | None:
+    def tab_of(self, editor: Editor) -> TabPane | None:
         pane = editor.parent
         return pane if isinstance(pane, TabPane) else None
 
-    def _relabel(self, editor: Editor) -> None:
-        pane = self._tab_of(editor)
+    def relabel(self, editor: Editor) -> None:
+        pane = self.tab_of(editor)
         if pane is None:
             return
         try:
@@ -459,14 +445,14 @@ class MainScreen(Screen[None]):
     def on_editor_dirty_changed(self, event: Editor.DirtyChanged) -> None:
         """Show or clear the unsaved marker on the editor's tab; a saved (or reloaded) buffer
         leaves the recovery area."""
-        self._relabel(event.editor)
+        self.relabel(event.editor)
         if not event.editor.dirty:
-            self._forget_recovered(self._relative(event.editor.path))
+            self.keeper.forget(self.relative(event.editor.path))
 
     def on_editor_disk_changed(self, event: Editor.DiskChanged) -> None:
         """A file open in an editor changed on disk: reload a clean buffer, ask for a dirty one."""
         editor = event.editor
-        name = self._relative(editor.path)
+        name = self.relative(editor.path)
         if event.deleted:
             self.notify(
                 f"{name} was deleted on disk; your text is kept and saving recreates the file",
@@ -509,14 +495,14 @@ class MainScreen(Screen[None]):
         if not dirty:
             self.app.exit()
             return
-        names = ", ".join(self._relative(e.path) for e in dirty[:5])
+        names = ", ".join(self.relative(e.path) for e in dirty[:5])
         more = f" and {len(dirty) - 5} more" if len(dirty) > 5 else ""
 
         def answered(choice: str | None) -> None:
             if choice == "discard":
                 for editor in dirty:
-                    self._forget_recovered(self._relative(editor.path))
-                self.recovery = None  # nothing more to keep from this session
+                    self.keeper.forget(self.relative(editor.path))
+                self.keeper.store = None  # nothing more to keep from this session
             if choice == "discard" or (
                 choice == "save" and all([editor.save() for editor in dirty])
             ):
@@ -535,7 +521,7 @@ class MainScreen(Screen[None]):
         """Save the active editor's file."""
         editor = self.active_editor
         if editor is not None and editor.save():
-            self.notify(f"saved {self._relative(editor.path)}", timeout=2)
+            self.notify(f"saved {self.relative(editor.path)}", timeout=2)
 
     def action_find(self) -> None:
         """Open the find bar of the active editor."""
@@ -576,328 +562,24 @@ class MainScreen(Screen[None]):
             answered,
         )
 
-    # --- quick open and file operations ------------------------------------------------------
+    # --- file operations and recovery (see file_actions.py, workspace_recovery.py) -----------
 
     def action_quick_open(self) -> None:
         """Pick a workspace file by fuzzy name and open it."""
-        options = self._explorer_options
-        rules = IgnoreRules(
-            self.workspace,
-            exclude=options["exclude"],  # type: ignore[arg-type]
-            use_gitignore=bool(options["respect_gitignore"]),
-        )
-
-        async def answered(rel: str | None) -> None:
-            if rel:
-                await self.open_file(self.workspace / rel)
-
-        self.app.push_screen(QuickOpen(rules, show_hidden=bool(options["show_hidden"])), answered)
-
-    def _selected_path(self) -> Path:
-        """What the file operations act on: the explorer's selection when it has focus, else
-        the active editor's file, else the explorer's selection (the workspace at its root)."""
-        explorer = self.query_one(Explorer)
-        editor = self.active_editor
-        if self.focused is not explorer and editor is not None:
-            return editor.path
-        node = explorer.cursor_node
-        if node is None or node.data is None or node is explorer.root:
-            return self.workspace
-        return Path(node.data.path)
-
-    async def _refresh_explorer(self) -> None:
-        explorer = self.query_one(Explorer)
-        explorer.rules.clear()
-        await explorer.reload()
+        self.files.quick_open()
 
     def action_new_file(self) -> None:
         """Create a file (or, ending in ``/``, a folder) next to the selection and open it."""
-        selected = self._selected_path()
-        folder = selected if selected.is_dir() else selected.parent
-        where = self._relative(folder) if folder != self.workspace else "the workspace"
-
-        def check(value: str) -> str:
-            try:
-                resolve_new_path(self.workspace, folder, value)
-            except PathProblem as e:
-                return str(e)
-            return ""
-
-        async def answered(value: str | None) -> None:
-            if not value:
-                return
-            try:
-                path = resolve_new_path(self.workspace, folder, value)
-                create_path(path, folder=value.endswith("/"))
-            except (PathProblem, OSError) as e:
-                self.notify(str(e), title="New file failed", severity="error")
-                return
-            await self._refresh_explorer()
-            if not value.endswith("/"):
-                await self.open_file(path)
-
-        self.app.push_screen(
-            InputDialog(
-                f"New file in {where}",
-                placeholder="name, or path/to/name; end with / for a folder",
-                validate=check,
-            ),
-            answered,
-        )
+        self.files.new_file()
 
     def action_rename_file(self) -> None:
         """Rename the selected file or folder (open editors follow it)."""
-        source = self._selected_path()
-        if source == self.workspace:
-            self.notify("select a file or folder in the explorer first", title="Rename")
-            return
-
-        def check(value: str) -> str:
-            if value == source.name:
-                return ""
-            try:
-                resolve_new_path(self.workspace, source.parent, value)
-            except PathProblem as e:
-                return str(e)
-            return ""
-
-        async def answered(value: str | None) -> None:
-            if not value or value == source.name:
-                return
-            try:
-                target = resolve_new_path(self.workspace, source.parent, value)
-                rename_path(source, target)
-            except (PathProblem, OSError) as e:
-                self.notify(str(e), title="Rename failed", severity="error")
-                return
-            self._follow_rename(source, target)
-            await self._refresh_explorer()
-
-        self.app.push_screen(
-            InputDialog(f"Rename {self._relative(source)}", value=source.name, validate=check),
-            answered,
-        )
-
-    def _follow_rename(self, source: Path, target: Path) -> None:
-        for editor in self.editors:
-            if editor.path == source or editor.path.is_relative_to(source):
-                new = target / editor.path.relative_to(source)
-                tab_id = self._file_tabs.pop(editor.path, None)
-                editor.moved_to(new)
-                if tab_id is not None:
-                    self._file_tabs[new] = tab_id
-                self._relabel(editor)
-                if (pane := self._tab_of(editor)) is not None:
-                    pane.tooltip = self._relative(new)
+        self.files.rename()
 
     def action_delete_file(self) -> None:
         """Delete the selected file or folder after a confirmation naming it."""
-        path = self._selected_path()
-        if path == self.workspace:
-            self.notify("select a file or folder in the explorer first", title="Delete")
-            return
-        rel = self._relative(path)
-        if path.is_dir() and not path.is_symlink():
-            count = count_files(path)
-            message = f"Delete the folder {rel}/ and the {count:,} file{'s' * (count != 1)} in it?"
-        else:
-            message = f"Delete {rel}?"
-
-        async def answered(choice: str | None) -> None:
-            if choice != "delete":
-                return
-            try:
-                delete_path(path)
-            except OSError as e:
-                self.notify(f"{rel}: {e.strerror or e}", title="Delete failed", severity="error")
-                return
-            self.notify(f"deleted {rel}", timeout=3)
-            await self._refresh_explorer()
-
-        self.app.push_screen(
-            ChoiceDialog(
-                "Delete",
-                message + " This cannot be undone.",
-                [("cancel", "Cancel"), ("delete", "Delete")],
-            ),
-            answered,
-        )
-
-    # --- crash recovery ----------------------------------------------------------------------
-
-    def _forget_recovered(self, rel: str) -> None:
-        """Remove ``rel``'s buffer from the recovery area (saved, reloaded or discarded)."""
-        self._recovery_written.pop(rel, None)
-        if self.recovery is not None:
-            try:
-                self.recovery.discard(rel)
-            except OSError as e:
-                log.warning("cannot remove recovery entry %s: %s", rel, e)
-
-    def _recovery_problem(self, error: OSError) -> None:
-        log.warning("cannot write the recovery area: %s", error)
-        if not self._recovery_failed:  # say it once, not every 5 s
-            self._recovery_failed = True
-            self.notify(
-                f"unsaved buffers cannot be kept for recovery: {error.strerror or error}",
-                title="Recovery",
-                severity="warning",
-            )
+        self.files.delete()
 
     def flush_recovery(self) -> None:
-        """Write every unsaved buffer (changed since the last flush) and the layout to the
-        recovery area; drop the entries of buffers no longer unsaved. Synchronous: the SIGHUP
-        and SIGTERM handlers call it too."""
-        store = self.recovery
-        if store is None or not self.is_attached:
-            return
-        current: dict[str, str] = {}
-        try:
-            for editor in self.dirty_editors():
-                rel = self._relative(editor.path)
-                text = editor.text
-                digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
-                current[rel] = digest
-                if self._recovery_written.get(rel) != digest:
-                    store.save(rel, text, base_sha256=editor.base_sha256)
-                    self._recovery_written[rel] = digest
-            for rel in list(self._recovery_written):
-                if rel not in current:
-                    self._forget_recovered(rel)
-        except OSError as e:
-            self._recovery_problem(e)
-        self.save_layout()
-
-    def layout_state(self) -> dict[str, Any]:
-        """The open tabs and panels, as kept in the recovery area."""
-        tabs = self.query_one("#main-tabs", TabbedContent)
-        by_tab = {tab: path for path, tab in self._file_tabs.items()}
-        editors: list[str] = []
-        terminals = 0
-        active: str | None = None
-        for pane in tabs.query(TabPane):
-            if pane.id in by_tab:
-                rel = self._relative(by_tab[pane.id])
-                editors.append(rel)
-                if pane.id == tabs.active:
-                    active = f"file:{rel}"
-            elif pane.id and pane.id.startswith("tab-terminal-"):
-                if pane.id == tabs.active:
-                    active = f"terminal:{terminals}"
-                terminals += 1
-        return {
-            "editors": editors,
-            "terminals": terminals,
-            "sidebar": bool(self.query_one("#sidebar").display),
-            "panel": bool(self.query_one("#panel").display),
-            "active": active,
-        }
-
-    def save_layout(self) -> None:
-        """Keep the layout in the recovery area (when it changed)."""
-        if self.recovery is None or not self.is_attached or not self._layout_ready:
-            return
-        try:
-            layout = self.layout_state()
-        except NoMatches:  # the screen is being taken down
-            return
-        if layout == self._last_layout:
-            return
-        try:
-            self.recovery.save_layout(layout)
-        except OSError as e:
-            self._recovery_problem(e)
-            return
-        self._last_layout = layout
-
-    async def restore_layout(self, layout: dict[str, Any]) -> None:
-        """Reopen the tabs of a previous session: editors whose files still exist, as many
-        (fresh) terminals, the sidebar and panel as they were."""
-        opened: dict[str, str] = {}
-        terminals: list[str] = []
-        editors = layout.get("editors")
-        for rel in editors if isinstance(editors, list) else []:
-            if isinstance(rel, str) and (self.workspace / rel).is_file():
-                await self.open_file(self.workspace / rel)
-                tab = self._file_tabs.get((self.workspace / rel).absolute())
-                if tab is not None:
-                    opened[f"file:{rel}"] = tab
-        count = layout.get("terminals")
-        for _ in range(min(count, 20) if isinstance(count, int) else 0):
-            terminal = await self.open_terminal()
-            if terminal.parent is not None and terminal.parent.id:
-                terminals.append(terminal.parent.id)
-        opened.update({f"terminal:{i}": tab for i, tab in enumerate(terminals)})
-        if layout.get("sidebar") is False:
-            self.action_toggle_sidebar()
-        if layout.get("panel") is True and not self.query_one("#panel").display:
-            await self.action_toggle_panel()
-        active = layout.get("active")
-        if isinstance(active, str) and active in opened:
-            self.query_one("#main-tabs", TabbedContent).active = opened[active]
-
-    async def _start_recovery(self) -> None:
-        store = self.recovery
-        if store is None:
-            return
-        if self._restore_layout:
-            layout = store.load_layout()
-            if layout is not None:
-                await self.restore_layout(layout)
-        self._layout_ready = True
-        self.save_layout()
-        entries = store.entries()
-        if entries.problems:
-            self.notify(
-                f"{len(entries.problems)} damaged file(s) in the recovery area were skipped",
-                title="Recovery",
-                severity="warning",
-            )
-        if entries:
-            self.offer_recovery(list(entries))
-
-    def offer_recovery(self, buffers: list[RecoveredBuffer]) -> None:
-        """Ask whether to restore the unsaved buffers of a previous session."""
-        count = len(buffers)
-        lines = [
-            f"  {b.path}" + ("  (changed on disk since)" if b.disk_changed else "")
-            for b in buffers[:8]
-        ]
-        if count > 8:
-            lines.append(f"  and {count - 8} more")
-        plural = "buffer" if count == 1 else "buffers"
-
-        async def answered(choice: str | None) -> None:
-            if choice == "restore":
-                await self.restore_buffers(buffers)
-            elif choice == "discard" and self.recovery is not None:
-                for buffer in buffers:
-                    self._forget_recovered(buffer.path)
-
-        self.app.push_screen(
-            ChoiceDialog(
-                "Restore unsaved work?",
-                f"{count} unsaved {plural} from a previous session:\n" + "\n".join(lines),
-                [("restore", "Restore"), ("discard", "Discard")],
-            ),
-            answered,
-        )
-
-    async def restore_buffers(self, buffers: list[RecoveredBuffer]) -> None:
-        """Open each recovered buffer in an editor with its recovered (unsaved) text."""
-        for buffer in buffers:
-            editor = await self.open_file(self.workspace / buffer.path, missing_ok=True)
-            if editor is None:
-                self.notify(
-                    f"{buffer.path} cannot be edited any more; its recovered text is kept",
-                    title="Recovery",
-                    severity="warning",
-                )
-                continue
-            editor.restore_text(buffer.text, base_sha256=buffer.base_sha256)
-            if buffer.disk_changed:
-                self.notify(
-                    f"{buffer.path} changed on disk since; the recovered text is shown",
-                    title="Recovery",
-                    severity="warning",
-                )
+        """Write unsaved buffers and the layout to the recovery area now (synchronously)."""
+        self.keeper.flush()

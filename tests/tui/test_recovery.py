@@ -58,11 +58,11 @@ async def test_restore_brings_back_the_unsaved_text(workspace: Path) -> None:
         assert editor is not None
         assert editor.text == "abcdef main():\n    print('hello')\n"
         await wait_for(pilot, lambda: editor.dirty)
-        assert screen.recovery is not None
-        assert [e.path for e in screen.recovery.entries()] == ["main.py"]
+        assert screen.keeper.store is not None
+        assert [e.path for e in screen.keeper.store.entries()] == ["main.py"]
         # Saving writes the file and drops the recovery entry.
         await pilot.press("ctrl+s")
-        await wait_for(pilot, lambda: not screen.recovery.entries())  # type: ignore[union-attr]
+        await wait_for(pilot, lambda: not screen.keeper.store.entries())  # type: ignore[union-attr]
         assert (workspace / "main.py").read_text().startswith("abcdef main")
 
 
@@ -86,8 +86,8 @@ async def test_discard_clears_the_recovery_area(workspace: Path) -> None:
     async with app.run_test(size=(120, 40)) as pilot:
         await answer(app, pilot, "discard")
         screen = main_screen(app)
-        assert screen.recovery is not None
-        assert screen.recovery.entries() == []
+        assert screen.keeper.store is not None
+        assert screen.keeper.store.entries() == []
         assert screen.active_editor is None
     app = SymphonyApp(workspace)
     async with app.run_test(size=(120, 40)) as pilot:
@@ -104,11 +104,11 @@ async def test_closing_without_saving_drops_the_entry(workspace: Path) -> None:
         await pilot.press("x")
         await wait_for(pilot, lambda: editor.dirty)
         screen.flush_recovery()
-        assert screen.recovery is not None
-        assert len(screen.recovery.entries()) == 1
+        assert screen.keeper.store is not None
+        assert len(screen.keeper.store.entries()) == 1
         await pilot.press("ctrl+w")
         await answer(app, pilot, "discard")
-        assert screen.recovery.entries() == []
+        assert screen.keeper.store.entries() == []
 
 
 async def test_signal_handler_flushes_and_exits(
@@ -123,8 +123,8 @@ async def test_signal_handler_flushes_and_exits(
         await pilot.press("Y")
         await wait_for(pilot, lambda: editor.dirty)
         app._on_fatal_signal(signal.SIGHUP, None)
-        assert screen.recovery is not None
-        assert [(e.path, e.text) for e in screen.recovery.entries()] == [
+        assert screen.keeper.store is not None
+        assert [(e.path, e.text) for e in screen.keeper.store.entries()] == [
             ("src/util.py", "YX = 1\n")
         ]
         await pilot.pause(0.2)
@@ -140,7 +140,7 @@ async def test_layout_is_restored(workspace: Path) -> None:
         await pilot.press("ctrl+b")  # hide the sidebar
         await pilot.pause()
         screen.flush_recovery()
-        layout = screen.recovery.load_layout() if screen.recovery else None
+        layout = screen.keeper.store.load_layout() if screen.keeper.store else None
         assert layout == {
             "editors": ["README.md", "main.py"],
             "terminals": 0,
