@@ -39,7 +39,9 @@ from engine.types.messages import (
 from symphony_tui import clipboard
 from symphony_tui.bridge import CommandReplied, EngineBridge, EngineEvents
 from symphony_tui.commands import SymphonyCommands
+from symphony_tui.keymap import check_keymap, key_rows
 from symphony_tui.screens.health import HealthScreen
+from symphony_tui.screens.help import HelpScreen
 from symphony_tui.screens.main import MainScreen
 from symphony_tui.theme_files import themes_health
 from symphony_tui.themes import FALLBACK_THEME, textual_themes
@@ -69,9 +71,21 @@ class SymphonyApp(App[int]):
     DEFAULT_MODE = "workspace"
     COMMANDS = {SymphonyCommands}
     BINDINGS = [
-        Binding("ctrl+q", "quit", "Quit", tooltip="Quit Symphony", priority=True),
-        Binding("ctrl+t", "change_theme", "Theme", tooltip="Change the colour theme"),
-        Binding("f2", "show_health", "Health", tooltip="Show engine health"),
+        Binding("ctrl+q", "quit", "Quit", tooltip="Quit Symphony", priority=True, id="quit"),
+        Binding(
+            "ctrl+p",
+            "command_palette",
+            "palette",
+            show=False,
+            priority=True,
+            tooltip="Open the command palette",
+            id="command_palette",
+        ),
+        Binding("f1", "help", "Help", tooltip="Show every key and its action id", id="help"),
+        Binding(
+            "ctrl+t", "change_theme", "Theme", tooltip="Change the colour theme", id="change_theme"
+        ),
+        Binding("f2", "show_health", "Health", tooltip="Show engine health", id="show_health"),
         Binding("ctrl+c", "help_quit", show=False, system=True),
     ]
 
@@ -98,6 +112,10 @@ class SymphonyApp(App[int]):
         self._restore_layout = restore_layout
         self._old_signal_handlers: dict[int, Any] = {}
         self._install_themes()
+        #: The ``ide.keymap`` entries in effect, and why the others are not.
+        self.keymap: dict[str, str] = {}
+        self.keymap_problems: list[str] = []
+        self._apply_keymap()
         self.add_mode("workspace", self._make_main_screen)
 
     # --- composition -------------------------------------------------------------------------
@@ -115,6 +133,23 @@ class SymphonyApp(App[int]):
         self.theme = wanted
         self._persisted_theme = wanted
 
+    def _apply_keymap(self) -> None:
+        """Apply ``ide.keymap`` (the entries that check out) to every binding with an id."""
+        self.keymap, self.keymap_problems = check_keymap(self.loaded.config.ide.keymap)
+        self.set_keymap(self.keymap)
+        screen = self.main_screen
+        if screen is not None:
+            screen.keymap_changed()
+
+    def _report_keymap_problems(self) -> None:
+        if self.keymap_problems:
+            self.notify(
+                "\n".join(self.keymap_problems),
+                title="Key bindings skipped",
+                severity="warning",
+                timeout=15,
+            )
+
     def _make_main_screen(self) -> MainScreen:
         explorer = self.loaded.config.ide.explorer
         return MainScreen(
@@ -131,9 +166,9 @@ class SymphonyApp(App[int]):
         return RecoveryStore(self.workspace, recovery_dir(data_dir, self.workspace))
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
-        # Theme and Quit are offered by SymphonyCommands with Symphony's wording.
+        # Theme, Quit and Keys are offered by SymphonyCommands with Symphony's wording.
         for command in super().get_system_commands(screen):
-            if command.title not in ("Theme", "Quit"):
+            if command.title not in ("Theme", "Quit", "Keys"):
                 yield command
 
     @property
@@ -147,6 +182,7 @@ class SymphonyApp(App[int]):
     def on_mount(self) -> None:
         for error in self.theme_errors:
             self.notify(str(error), title="Theme skipped", severity="warning", timeout=10)
+        self._report_keymap_problems()
         self.watch(self, "theme", self._on_theme_changed, init=False)
         self.bridge.start()
         self.set_interval(HEALTH_INTERVAL, self.refresh_health)
@@ -255,6 +291,9 @@ class SymphonyApp(App[int]):
                 self.notify(
                     str(_missing_theme(name, sorted(self.available_themes))), severity="warning"
                 )
+        if any(k.startswith("ide.keymap") for k in keys):
+            self._apply_keymap()
+            self._report_keymap_problems()
         if screen and any(k.startswith("ide.editor.") for k in keys):
             screen.apply_editor_config(self.loaded.config.ide.editor)
         if screen and any(k.startswith("ide.explorer.") for k in keys):
@@ -334,6 +373,11 @@ class SymphonyApp(App[int]):
             themes = themes_health(self.workspace, user_config_dir())
             full = HealthReport(components=(*report.components, themes))
             self.push_screen(HealthScreen(full))
+
+    def action_help(self) -> None:
+        """Show every key, where it works and its id for ``ide.keymap``."""
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen(key_rows(self.keymap), self.keymap_problems))
 
     def action_show_health(self) -> None:
         """Open the engine health modal."""

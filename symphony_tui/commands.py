@@ -35,6 +35,11 @@ COMMANDS: tuple[PaletteCommand, ...] = (
     PaletteCommand(
         "Toggle terminal panel", "Show or hide the bottom terminal panel", "screen.toggle_panel"
     ),
+    PaletteCommand("Taller panel", "Make the bottom panel taller", "screen.resize_panel(2)"),
+    PaletteCommand("Shorter panel", "Make the bottom panel shorter", "screen.resize_panel(-2)"),
+    PaletteCommand("Wider sidebar", "Make the sidebar wider", "screen.resize_sidebar(4)"),
+    PaletteCommand("Narrower sidebar", "Make the sidebar narrower", "screen.resize_sidebar(-4)"),
+    PaletteCommand("Keys", "Every key, where it works and its id for ide.keymap", "help"),
     PaletteCommand(
         "Change theme", "Pick a colour theme (saved to your user config)", "change_theme"
     ),

@@ -10,9 +10,9 @@ read files or the environment.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 __all__ = [
     "AideConfig",
@@ -25,11 +25,32 @@ __all__ = [
     "IpcConfig",
     "ModelConfig",
     "SymphonyConfig",
+    "TerminalConfig",
 ]
 
 LogLevel = Literal["debug", "info", "warning", "error"]
 Autosave = Literal["off", "on_focus_change", "after_delay"]
 Transport = Literal["unix", "tcp"]
+
+#: Modifier names a key may start with (Textual's names for them).
+KEY_MODIFIERS = ("ctrl", "alt", "shift", "meta", "super", "hyper")
+
+
+def _check_keys(keys: str) -> str:
+    """Check a comma-separated list of keys such as ``"ctrl+s,f12"``; return it unchanged."""
+    for key in keys.split(","):
+        *modifiers, name = key.strip().split("+")
+        if not name or any(m not in KEY_MODIFIERS for m in modifiers):
+            raise ValueError(
+                f"{key.strip()!r} is not a key: write modifiers ({', '.join(KEY_MODIFIERS)}) and"
+                " a key name joined by +, e.g. 'ctrl+s', 'f5', 'alt+shift+up'; several keys are"
+                " separated by commas"
+            )
+    return keys
+
+
+#: One or more keys, comma-separated.
+Keys = Annotated[str, AfterValidator(_check_keys)]
 
 
 class _Section(BaseModel):
@@ -89,15 +110,38 @@ class ExplorerConfig(_Section):
     )
 
 
+class TerminalConfig(_Section):
+    """Terminal tabs and the bottom panel's terminal."""
+
+    transcripts: bool = Field(
+        True,
+        description="Keep what a terminal showed (its scrollback as text) as an artifact when it"
+        " closes, tagged `terminal`; `symphony artifacts search` finds it.",
+    )
+
+
 class IdeConfig(_Section):
     """Settings of the terminal workspace."""
 
     theme: str = Field("symphony-dark", description="Name of the colour theme.")
-    keymap: str = Field("default", description="Name of the key binding set.")
+    keymap: dict[str, Keys] = Field(
+        default_factory=dict,
+        description='Keys to change: action id = keys, e.g. `save = "ctrl+s,f12"`. F1 in the'
+        " workspace lists every action id with its keys.",
+    )
     editor: EditorConfig = Field(default_factory=EditorConfig, description="Editor preferences.")
     explorer: ExplorerConfig = Field(
         default_factory=ExplorerConfig, description="File explorer preferences."
     )
+    terminal: TerminalConfig = Field(
+        default_factory=TerminalConfig, description="Terminal preferences."
+    )
+
+    @field_validator("keymap", mode="before")
+    @classmethod
+    def _legacy_keymap_name(cls, value: object) -> object:
+        # Before keys were remappable this was the name of a binding set, always "default".
+        return {} if value == "default" else value
 
 
 class ExtensionsConfig(_Section):

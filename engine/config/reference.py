@@ -162,6 +162,13 @@ def _type_name(ann: Any) -> str:
     if origin is list:
         (item,) = typing.get_args(ann)
         return f"list of {_type_name(item)}s"
+    if origin is dict:
+        _key, value = typing.get_args(ann)
+        if typing.get_origin(value) is typing.Annotated:
+            value = typing.get_args(value)[0]
+        return f"table of {_TYPE_NAMES[value]}s" if value in _TYPE_NAMES else "table"
+    if origin is typing.Annotated:
+        return _type_name(typing.get_args(ann)[0])
     return _TYPE_NAMES.get(ann, getattr(ann, "__name__", str(ann)))
 
 

@@ -72,9 +72,7 @@ class FileActions:
         """Create a file (or, ending in ``/``, a folder) next to the selection and open it."""
         selected = self.selected_path()
         folder = selected if selected.is_dir() else selected.parent
-        where = (
-            self.screen.relative(folder) if folder != self.screen.workspace else "the workspace"
-        )
+        where = self.screen.relative(folder) if folder != self.screen.workspace else "the workspace"
 
         def check(value: str) -> str:
             try:

@@ -20,6 +20,7 @@ from textual.screen import Screen
 from textual.widgets import DirectoryTree, Footer, Static, TabbedContent, TabPane, Tabs
 
 from engine.files.text import decode_text
+from symphony_tui.keymap import key_rows, keys_for
 from symphony_tui.screens.editor_dialogs import ChoiceDialog, InputDialog
 from symphony_tui.screens.file_actions import FileActions
 from symphony_tui.screens.workspace_recovery import WorkspaceRecovery
@@ -33,6 +34,7 @@ from symphony_tui.widgets.welcome import Welcome
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
+    from textual import events
     from textual.app import ComposeResult
     from textual.binding import ActiveBinding
     from textual.widget import Widget
@@ -50,8 +52,24 @@ RECOVERY_INTERVAL = 5.0
 TAB_TITLE_LIMIT = 24
 #: Actions that need an editor in the active tab (hidden from the footer otherwise).
 EDITOR_ACTIONS = frozenset({"save", "find", "replace", "go_to_line"})
-#: Keys that only make sense in one place; the welcome view leaves them out.
-CONTEXT_ACTIONS = EDITOR_ACTIONS | {"new_file", "rename_file", "delete_file"}
+#: Keys the welcome view leaves out: they only make sense in one place, or are for later.
+WELCOME_SKIPS = EDITOR_ACTIONS | {
+    "new_file",
+    "rename_file",
+    "delete_file",
+    "panel_taller",
+    "panel_shorter",
+    "sidebar_wider",
+    "sidebar_narrower",
+}
+#: Bindings whose keys a running terminal leaves to the screen.
+TERMINAL_ESCAPES = ("toggle_panel", "panel_taller", "panel_shorter")
+#: Footer entries shown only when the screen is at least this wide (they fit at 100 columns).
+WIDE_FOOTER = 100
+#: ...and the actions that need that width (the palette and F1 list them anyway).
+WIDE_ONLY_ACTIONS = frozenset({"change_theme", "show_health"})
+#: Smallest panel height and sidebar width when resizing (rows, columns).
+MIN_PANEL, MIN_SIDEBAR = 4, 12
 
 
 class MainScreen(Screen[None]):
@@ -61,28 +79,78 @@ class MainScreen(Screen[None]):
     CSS_PATH = "main.tcss"
 
     BINDINGS = [
-        Binding("ctrl+b", "toggle_sidebar", "Sidebar"),
-        Binding("ctrl+e", "focus_explorer", "Explorer"),
-        Binding("ctrl+w", "close_tab", "Close tab"),
+        Binding("ctrl+b", "toggle_sidebar", "Sidebar", id="toggle_sidebar"),
+        Binding("ctrl+e", "focus_explorer", "Explorer", id="focus_explorer"),
+        Binding("ctrl+w", "close_tab", "Close tab", id="close_tab"),
         # Not in the footer: at 80 columns it would push Quit off (the welcome view and the
         # palette show it). Inside a terminal ctrl+n is the program's.
         Binding(
-            "ctrl+n", "new_terminal", "New terminal", show=False, tooltip="Open a new terminal tab"
+            "ctrl+n",
+            "new_terminal",
+            "New terminal",
+            show=False,
+            tooltip="Open a new terminal tab",
+            id="new_terminal",
         ),
-        # Also works inside terminals: they pass the keys bound to this action to the screen.
-        Binding("ctrl+j", "toggle_panel", "Panel", tooltip="Show or hide the terminal panel"),
-        Binding("ctrl+o", "quick_open", "Quick open", show=False, tooltip="Open a file by name"),
+        # Also work inside terminals: they pass the keys bound to these actions to the screen.
+        Binding(
+            "ctrl+j",
+            "toggle_panel",
+            "Panel",
+            tooltip="Show or hide the terminal panel",
+            id="toggle_panel",
+        ),
+        Binding(
+            "ctrl+shift+up",
+            "resize_panel(2)",
+            "Taller panel",
+            show=False,
+            tooltip="Make the bottom panel taller",
+            id="panel_taller",
+        ),
+        Binding(
+            "ctrl+shift+down",
+            "resize_panel(-2)",
+            "Shorter panel",
+            show=False,
+            tooltip="Make the bottom panel shorter",
+            id="panel_shorter",
+        ),
+        Binding(
+            "alt+shift+right",
+            "resize_sidebar(4)",
+            "Wider sidebar",
+            show=False,
+            tooltip="Make the sidebar wider",
+            id="sidebar_wider",
+        ),
+        Binding(
+            "alt+shift+left",
+            "resize_sidebar(-4)",
+            "Narrower sidebar",
+            show=False,
+            tooltip="Make the sidebar narrower",
+            id="sidebar_narrower",
+        ),
+        Binding(
+            "ctrl+o",
+            "quick_open",
+            "Quick open",
+            show=False,
+            tooltip="Open a file by name",
+            id="quick_open",
+        ),
         # Editor keys: active while the current tab is an editor. (ctrl+h reaches most
         # terminals as backspace and ctrl+g leaves a terminal, hence ctrl+r and ctrl+l.)
-        Binding("ctrl+s", "save", "Save", tooltip="Save the file"),
-        Binding("ctrl+f", "find", "Find", tooltip="Find in the file"),
-        Binding("ctrl+r", "replace", "Replace", show=False),
-        Binding("ctrl+l", "go_to_line", "Go to line", show=False),
+        Binding("ctrl+s", "save", "Save", tooltip="Save the file", id="save"),
+        Binding("ctrl+f", "find", "Find", tooltip="Find in the file", id="find"),
+        Binding("ctrl+r", "replace", "Replace", show=False, id="replace"),
+        Binding("ctrl+l", "go_to_line", "Go to line", show=False, id="go_to_line"),
         # File operations on the explorer's selection. Plain keys: they reach the screen only
         # when the focused widget does not take typing (the explorer, the tab bar).
-        Binding("n", "new_file", "New file", show=False),
-        Binding("r", "rename_file", "Rename", show=False),
-        Binding("delete", "delete_file", "Delete", show=False),
+        Binding("n", "new_file", "New file", show=False, id="new_file"),
+        Binding("r", "rename_file", "Rename", show=False, id="rename_file"),
+        Binding("delete", "delete_file", "Delete", show=False, id="delete_file"),
     ]
 
     def __init__(
@@ -104,6 +172,10 @@ class MainScreen(Screen[None]):
         self._asking_about: set[Editor] = set()
         self._terminals_opened = 0
         self._focus_before_panel: Widget | None = None
+        #: Sizes the user chose (keys or dragging the border); None keeps the stylesheet's.
+        self.panel_rows: int | None = None
+        self.sidebar_columns: int | None = None
+        self._dragging: str | None = None
         self.explorer_options = {
             "exclude": exclude,
             "respect_gitignore": respect_gitignore,
@@ -126,7 +198,11 @@ class MainScreen(Screen[None]):
             with Vertical(id="main"):
                 with TabbedContent(id="main-tabs"), TabPane("Welcome", id="tab-welcome"):
                     yield Welcome(
-                        self.workspace.name or str(self.workspace), self.key_help(), id="welcome"
+                        self.workspace.name or str(self.workspace),
+                        self.key_help(),
+                        quick_open=self._first_key("quick_open"),
+                        help_key=self._first_key("help"),
+                        id="welcome",
                     )
                 with TabbedContent(id="panel"):
                     yield TabPane("Terminal", id="panel-terminal")
@@ -141,6 +217,12 @@ class MainScreen(Screen[None]):
         it was told to let through and the app's priority keys, so only those are listed then.
         """
         bindings = super().active_bindings
+        if self.app.size.width < WIDE_FOOTER:
+            bindings = {
+                key: active
+                for key, active in bindings.items()
+                if active.binding.action not in WIDE_ONLY_ACTIONS
+            }
         focused = self.focused
         if isinstance(focused, Terminal) and focused.alive:
             return {
@@ -151,18 +233,34 @@ class MainScreen(Screen[None]):
         return bindings
 
     def key_help(self) -> list[tuple[str, str]]:
-        """The main keys, read from the live bindings so the welcome view never lies."""
-        app = self.app
-        rows = [(app.get_key_display(Binding(app.COMMAND_PALETTE_BINDING, "")), "Command palette")]
-        for binding in [*self.BINDINGS, *app.BINDINGS]:
-            if (
-                isinstance(binding, Binding)
-                and binding.description
-                and binding.key != "ctrl+c"
-                and binding.action not in CONTEXT_ACTIONS
-            ):
-                rows.append((app.get_key_display(binding), binding.tooltip or binding.description))
-        return rows
+        """The main keys, read from the keymap in effect so the welcome view never lies."""
+        app = self.symphony
+        order = {"command_palette": 0, "Workspace": 1, "Everywhere": 2}
+        rows = [
+            row
+            for row in key_rows(app.keymap)
+            if row.scope in order and row.id and row.id not in WELCOME_SKIPS
+        ]
+        rows.sort(key=lambda row: order.get(row.id or "", order[row.scope]))
+        return [(app.get_key_display(Binding(row.keys[0], "")), row.description) for row in rows]
+
+    def keymap_changed(self) -> None:
+        """``ide.keymap`` changed: terminals let the new keys through, the welcome view and the
+        footer show them."""
+        keys = self._escape_keys()
+        for terminal in self.query(Terminal):
+            terminal.escape_keys = frozenset(keys)
+        for welcome in self.query(Welcome):
+            welcome.set_keys(
+                self.key_help(),
+                quick_open=self._first_key("quick_open"),
+                help_key=self._first_key("help"),
+            )
+        self.refresh_bindings()
+
+    def _first_key(self, binding_id: str) -> str:
+        keys = keys_for(binding_id, self.symphony.keymap)
+        return self.app.get_key_display(Binding(keys[0], "")) if keys else ""
 
     def on_mount(self) -> None:
         status = self.query_one(StatusBar)
@@ -231,8 +329,9 @@ class MainScreen(Screen[None]):
     # --- terminals ---------------------------------------------------------------------------
 
     def _escape_keys(self) -> list[str]:
-        """Keys a terminal leaves to the screen: those bound to toggling the panel."""
-        return [key for key, binding in self._bindings if binding.action == "toggle_panel"]
+        """Keys a terminal leaves to the screen: toggling and resizing the panel."""
+        keymap = self.symphony.keymap
+        return [key for binding_id in TERMINAL_ESCAPES for key in keys_for(binding_id, keymap)]
 
     def _new_terminal(self, argv: Sequence[str] | None, *, name: str | None = None) -> Terminal:
         escape_keys = self._escape_keys()
@@ -318,6 +417,74 @@ class MainScreen(Screen[None]):
         self._hide_panel()
         if terminal is not None:
             terminal.remove()
+
+    # --- panel and sidebar sizes -------------------------------------------------------------
+
+    def action_resize_panel(self, rows: int) -> None:
+        """Make the bottom panel ``rows`` rows taller (negative: shorter)."""
+        panel = self.query_one("#panel")
+        if panel.display:
+            self.set_panel_height(panel.outer_size.height + rows)
+
+    def action_resize_sidebar(self, columns: int) -> None:
+        """Make the sidebar ``columns`` columns wider (negative: narrower)."""
+        sidebar = self.query_one("#sidebar")
+        if sidebar.display:
+            self.set_sidebar_width(sidebar.outer_size.width + columns)
+
+    def set_panel_height(self, rows: int) -> None:
+        """Give the bottom panel ``rows`` rows (its border included), leaving the main tabs at
+        least four."""
+        limit = max(MIN_PANEL, self.query_one("#main").size.height - 4)
+        self.panel_rows = max(MIN_PANEL, min(rows, limit))
+        self.query_one("#panel").styles.height = self.panel_rows
+        self.call_after_refresh(self.keeper.save_layout)
+
+    def set_sidebar_width(self, columns: int) -> None:
+        """Give the sidebar ``columns`` columns (its border included), leaving the main area at
+        least twenty."""
+        sidebar = self.query_one("#sidebar")
+        limit = max(MIN_SIDEBAR, self.size.width - 20)
+        self.sidebar_columns = max(MIN_SIDEBAR, min(columns, limit))
+        sidebar.styles.max_width = None
+        sidebar.styles.width = self.sidebar_columns
+        self.call_after_refresh(self.keeper.save_layout)
+
+    def _edge_at(self, x: int, y: int) -> str | None:
+        """Which draggable border is at screen cell (x, y): the sidebar's right border or the
+        panel's top border."""
+        sidebar = self.query_one("#sidebar")
+        if (
+            sidebar.display
+            and x == sidebar.region.right - 1
+            and y in range(*sidebar.region.line_span)
+        ):
+            return "sidebar"
+        panel = self.query_one("#panel")
+        if panel.display and y == panel.region.y and x in range(*panel.region.column_span):
+            return "panel"
+        return None
+
+    def on_mouse_down(self, event: events.MouseDown) -> None:
+        """Start dragging a border (resizes the sidebar or the panel)."""
+        self._dragging = self._edge_at(event.screen_x, event.screen_y)
+        if self._dragging:
+            event.stop()
+            self.capture_mouse()
+
+    def on_mouse_move(self, event: events.MouseMove) -> None:
+        """Follow the mouse while a border is dragged."""
+        if self._dragging == "panel":
+            self.set_panel_height(self.query_one("#main").region.bottom - event.screen_y)
+        elif self._dragging == "sidebar":
+            self.set_sidebar_width(event.screen_x - self.query_one("#sidebar").region.x + 1)
+
+    def on_mouse_up(self, event: events.MouseUp) -> None:
+        """Stop dragging."""
+        if self._dragging:
+            self._dragging = None
+            event.stop()
+            self.release_mouse()
 
     async def on_directory_tree_file_selected(self, event: DirectoryTree.FileSelected) -> None:
         """Open the selected file in an editor tab, or switch to its tab if already open."""

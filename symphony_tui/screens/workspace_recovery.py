@@ -113,6 +113,8 @@ class WorkspaceRecovery:
             "terminals": terminals,
             "sidebar": bool(self.screen.query_one("#sidebar").display),
             "panel": bool(self.screen.query_one("#panel").display),
+            "panel_height": self.screen.panel_rows,
+            "sidebar_width": self.screen.sidebar_columns,
             "active": active,
         }
 
@@ -151,6 +153,11 @@ class WorkspaceRecovery:
             if terminal.parent is not None and terminal.parent.id:
                 terminals.append(terminal.parent.id)
         opened.update({f"terminal:{i}": tab for i, tab in enumerate(terminals)})
+        width, height = layout.get("sidebar_width"), layout.get("panel_height")
+        if isinstance(width, int) and not isinstance(width, bool):
+            self.screen.set_sidebar_width(width)
+        if isinstance(height, int) and not isinstance(height, bool):
+            self.screen.set_panel_height(height)
         if layout.get("sidebar") is False:
             self.screen.action_toggle_sidebar()
         if layout.get("panel") is True and not self.screen.query_one("#panel").display:

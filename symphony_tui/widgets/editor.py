@@ -181,8 +181,17 @@ class CodeArea(TextArea):
     BINDINGS = [
         # TextArea uses these for "delete word left" and "end of line" (ctrl+backspace and end
         # still do that); in Symphony they close the tab and focus the explorer everywhere.
-        Binding("ctrl+w", "screen.close_tab", "Close tab"),
-        Binding("ctrl+e", "screen.focus_explorer", "Explorer", show=False),
+        Binding("ctrl+w", "screen.close_tab", "Close tab", id="close_tab"),
+        Binding("ctrl+e", "screen.focus_explorer", "Explorer", show=False, id="focus_explorer"),
+        # TextArea's own keys, given ids so ide.keymap can change them.
+        Binding("ctrl+z,super+z", "undo", "Undo", show=False, id="editor_undo"),
+        Binding("ctrl+y,super+y", "redo", "Redo", show=False, id="editor_redo"),
+        Binding("ctrl+x,super+x", "cut", "Cut", show=False, id="editor_cut"),
+        Binding("ctrl+c,super+c", "copy", "Copy", show=False, id="editor_copy"),
+        Binding("ctrl+v", "paste", "Paste", show=False, id="editor_paste"),
+        Binding("f7", "select_all", "Select all", show=False, id="editor_select_all"),
+        Binding("f6", "select_line", "Select line", show=False, id="editor_select_line"),
+        Binding("ctrl+shift+k", "delete_line", "Delete line", show=False, id="editor_delete_line"),
     ]
 
     #: Lines highlighted above and below the visible ones.
@@ -275,10 +284,10 @@ class FindBar(Horizontal):
     """
 
     BINDINGS = [
-        Binding("escape", "close", "Close find", show=False),
-        Binding("down,f3", "next", "Next match", show=False),
-        Binding("up,shift+f3", "previous", "Previous match", show=False),
-        Binding("shift+enter", "previous", "Previous match", show=False),
+        Binding("escape", "close", "Close find", show=False, id="find_close"),
+        Binding("down,f3", "next", "Next match", show=False, id="find_next"),
+        Binding("up,shift+f3", "previous", "Previous match", show=False, id="find_previous"),
+        Binding("shift+enter", "previous", "Previous match", show=False, id="find_previous"),
     ]
 
     def compose(self) -> ComposeResult:

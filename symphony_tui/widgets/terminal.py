@@ -47,7 +47,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from textual import events
-    from textual.binding import BindingType
+    from textual.binding import BindingsMap, BindingType
     from textual.style import Style as VisualStyle
 
     from engine.terminal import Modes, Segment, Snapshot, Style
@@ -134,9 +134,17 @@ class Terminal(Widget, can_focus=True):
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("ctrl+g", "leave", "Leave terminal", tooltip="Move focus out of the terminal"),
+        Binding(
+            "ctrl+g",
+            "leave",
+            "Leave terminal",
+            tooltip="Move focus out of the terminal",
+            id="terminal_leave",
+        ),
         # Only while text is selected (check_action): otherwise ctrl+y is the shell's (yank).
-        Binding("ctrl+y", "copy_selection", "Copy", tooltip="Copy the selected text"),
+        Binding(
+            "ctrl+y", "copy_selection", "Copy", tooltip="Copy the selected text", id="terminal_copy"
+        ),
     ]
     # The screen's own text selection knows nothing of rows drawn with the line API.
     ALLOW_SELECT = False
@@ -179,6 +187,7 @@ class Terminal(Widget, can_focus=True):
         self.cwd = cwd
         self.env = env
         self.escape_keys = frozenset(escape_keys)
+        self._bindings_for: tuple[dict[str, str], BindingsMap] | None = None
         self.session: PtySession | None = None
         self.snapshot: Snapshot | None = None
         """The screen as last drawn."""
@@ -439,7 +448,7 @@ class Terminal(Widget, can_focus=True):
                 event.stop()
                 self.scroll_history(self._page(key))
             return  # other keys go to the app's bindings (ctrl+w closes)
-        bound = self._bindings.key_to_bindings.get(key, [])
+        bound = self._keymapped_bindings().key_to_bindings.get(key, [])
         if key in self.escape_keys or any(self.check_action(b.action, ()) for b in bound):
             return
         event.stop()
@@ -453,6 +462,16 @@ class Terminal(Widget, can_focus=True):
         if data:
             self._select(None)
             self._send(data)
+
+    def _keymapped_bindings(self) -> BindingsMap:
+        """This widget's bindings with the app's keymap applied (``ide.keymap``)."""
+        keymap: dict[str, str] = getattr(self.app, "keymap", {})
+        cached = self._bindings_for
+        if cached is None or cached[0] is not keymap:
+            bindings = self._bindings.copy()
+            bindings.apply_keymap(keymap)
+            cached = self._bindings_for = (keymap, bindings)
+        return cached[1]
 
     def _page(self, key: str) -> int:
         page = max(1, self.size.height - 1)

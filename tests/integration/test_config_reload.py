@@ -146,8 +146,9 @@ def test_set_value_with_invalid_value_writes_nothing(watched: Watched) -> None:
     assert watched.project.read_bytes() == before
     assert sorted(p.name for p in watched.project.parent.iterdir()) == ["config.toml"]
     # Nothing was announced: the next event is the next real change.
-    watched.service.set_value("ide.keymap", "vim", "project")
-    assert watched.changed().changed_keys == ("ide.keymap",)
+    watched.service.set_value("ide.keymap.save", "f5", "project")
+    # The empty table was a value of its own, now replaced by one with a key.
+    assert watched.changed().changed_keys == ("ide.keymap", "ide.keymap.save")
 
 
 def test_set_value_creates_a_missing_user_file_and_the_watcher_sees_it(

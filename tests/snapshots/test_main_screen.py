@@ -66,3 +66,26 @@ def test_health_modal(snap_compare: Any, tmp_path: Path) -> None:
         await pilot.pause(0.5)
 
     assert snap_compare(app, terminal_size=(120, 40), run_before=open_health)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "120x40"])
+def test_help_screen(snap_compare: Any, tmp_path: Path, size: tuple[int, int]) -> None:
+    app = SymphonyApp(make_workspace(tmp_path), watch_config=False)
+
+    async def open_help(pilot: Pilot[Any]) -> None:
+        await engine_healthy(pilot)
+        await pilot.press("f1")
+        await pilot.pause(0.3)
+
+    assert snap_compare(app, terminal_size=size, run_before=open_help)
+
+
+def test_help_screen_filtered(snap_compare: Any, tmp_path: Path) -> None:
+    app = SymphonyApp(make_workspace(tmp_path), watch_config=False)
+
+    async def filter_help(pilot: Pilot[Any]) -> None:
+        await engine_healthy(pilot)
+        await pilot.press("f1", *"copy")
+        await pilot.pause(0.3)
+
+    assert snap_compare(app, terminal_size=(80, 24), run_before=filter_help)

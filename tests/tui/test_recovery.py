@@ -137,6 +137,8 @@ async def test_layout_is_restored(workspace: Path) -> None:
         screen = main_screen(app)
         await screen.open_file(workspace / "README.md")
         await screen.open_file(workspace / "main.py")
+        await pilot.press("alt+shift+right", "alt+shift+right")  # 32 -> 40 columns
+        screen.set_panel_height(12)
         await pilot.press("ctrl+b")  # hide the sidebar
         await pilot.pause()
         screen.flush_recovery()
@@ -146,6 +148,8 @@ async def test_layout_is_restored(workspace: Path) -> None:
             "terminals": 0,
             "sidebar": False,
             "panel": False,
+            "panel_height": 12,
+            "sidebar_width": 40,
             "active": "file:main.py",
         }
     (workspace / "README.md").unlink()  # gone since: not reopened
@@ -155,6 +159,10 @@ async def test_layout_is_restored(workspace: Path) -> None:
         await wait_for(pilot, lambda: len(screen.editors) == 1)
         assert screen.editors[0].path == workspace / "main.py"
         assert not screen.query_one("#sidebar").display
+        assert (screen.sidebar_columns, screen.panel_rows) == (40, 12)
+        await pilot.press("ctrl+b")
+        await pilot.pause()
+        assert screen.query_one("#sidebar").outer_size.width == 40
         tabs = screen.query_one("#main-tabs", TabbedContent)
         assert screen.active_editor is screen.editors[0]
         assert tabs.active.startswith("tab-file-")

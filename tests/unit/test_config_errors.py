@@ -95,7 +95,7 @@ def test_unknown_key_names_file_key_and_known_keys(workspace: Path, env: dict[st
     assert (err.source, err.key) == (str(path), "ide.themee")
     assert str(err) == (
         f"{path}: ide.themee: unknown key; did you mean 'theme'? "
-        "(known: theme, keymap, editor, explorer)"
+        "(known: theme, keymap, editor, explorer, terminal)"
     )
 
 

@@ -68,11 +68,12 @@ def test_no_files_gives_defaults_with_builtin_origins(workspace: Path, env: dict
 def test_each_layer_overrides_the_one_below(workspace: Path, env: dict[str, str]) -> None:
     user = write_user(
         env,
-        '[core]\nlog_level = "debug"\n[ide]\ntheme = "user"\nkeymap = "user"\n'
+        '[core]\nlog_level = "debug"\ndata_dir = "user"\n[ide]\ntheme = "user"\n'
         "[ide.editor]\ntab_size = 2\nword_wrap = true\n[ipc]\nrate_burst = 10\n",
     )
     project = write_project(
-        workspace, '[ide]\ntheme = "project"\nkeymap = "project"\n[ide.editor]\ntab_size = 3\n'
+        workspace,
+        '[core]\ndata_dir = "project"\n[ide]\ntheme = "project"\n[ide.editor]\ntab_size = 3\n',
     )
     env.update({"SYMPHONY_IDE__THEME": "env", "SYMPHONY_IDE__EDITOR__TAB_SIZE": "5"})
 
@@ -81,7 +82,7 @@ def test_each_layer_overrides_the_one_below(workspace: Path, env: dict[str, str]
     expected = {
         "ide.theme": ("cli", Origin("cli", "--set ide.theme=cli")),
         "ide.editor.tab_size": (5, Origin("env", "SYMPHONY_IDE__EDITOR__TAB_SIZE")),
-        "ide.keymap": ("project", Origin("project", str(project))),
+        "core.data_dir": ("project", Origin("project", str(project))),
         "ide.editor.word_wrap": (True, Origin("user", str(user))),
         "core.log_level": ("debug", Origin("user", str(user))),
         "ipc.rate_burst": (10, Origin("user", str(user))),
@@ -152,7 +153,8 @@ def test_env_nesting_and_non_config_variables(workspace: Path, env: dict[str, st
         ('ide.theme="quoted name"', "ide.theme", "quoted name"),
         ("ide.theme=plain text", "ide.theme", "plain text"),
         ("aide.default_model=gpt-4.1", "aide.default_model", "gpt-4.1"),
-        ("ide.keymap=", "ide.keymap", ""),
+        ("core.data_dir=", "core.data_dir", ""),
+        ("ide.keymap.save=f5", "ide.keymap.save", "f5"),
         (" core.log_level = warning", "core.log_level", "warning"),
     ],
 )
@@ -170,9 +172,11 @@ def test_env_and_set_values_that_read_as_numbers_can_be_names(
 ) -> None:
     env["SYMPHONY_IDE__THEME"] = "42"
 
-    loaded = load_config(workspace, env=env, overrides=["ide.keymap=true", "core.concurrency=3"])
+    loaded = load_config(
+        workspace, env=env, overrides=["aide.default_model=true", "core.concurrency=3"]
+    )
 
-    assert (loaded.config.ide.theme, loaded.config.ide.keymap) == ("42", "true")
+    assert (loaded.config.ide.theme, loaded.config.aide.default_model) == ("42", "true")
     assert loaded.config.core.concurrency == 3
 
 

@@ -159,11 +159,10 @@ def described_bindings() -> list[Binding]:
 
 def test_every_key_binding_is_in_the_keys_table() -> None:
     rows = table(read(GUIDE), "Key", "Footer label")
-    documented = {(row[0], row[1]) for row in rows}
+    documented = {(row[0], row[1], row[2]) for row in rows}
     for binding in described_bindings():
-        assert (f"`{binding.key}`", binding.description) in documented, (
-            f"getting-started.md keys table lacks | `{binding.key}` | {binding.description} |"
-        )
+        row = (f"`{binding.key}`", binding.description, f"`{binding.id}`")
+        assert row in documented, f"getting-started.md keys table lacks | {' | '.join(row)} |"
     keys = {row[0] for row in rows}
     assert f"`{SymphonyApp.COMMAND_PALETTE_BINDING}`" in keys
 
