@@ -233,13 +233,14 @@ class SymphonyApp(App[int]):
         return_code: int = 0,
         message: RenderableType | None = None,
     ) -> None:
-        """Exit, keeping the layout for the next start."""
+        """Exit, keeping the layout for the next start and the terminals' transcripts."""
         screen = self.main_screen
         if screen is not None:
             try:
                 screen.keeper.save_layout()
+                screen.keep_transcripts()
             except Exception:
-                log.exception("saving the layout failed")
+                log.exception("saving the layout or the terminal transcripts failed")
         super().exit(result, return_code, message)
 
     # --- engine events -----------------------------------------------------------------------

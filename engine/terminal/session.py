@@ -139,6 +139,8 @@ class PtySession:
         self._closed = False
         self.bytes_read = 0
         """Output bytes read from the program so far."""
+        self.started_at: float | None = None
+        """When the program started (``time.time()``), once it has."""
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -167,6 +169,7 @@ class PtySession:
                 self._close_wake_pipe()
                 raise
             self._child = child
+            self.started_at = time.time()
             self._io_thread = threading.Thread(
                 target=self._run_io, name=f"symphony-terminal-{child.pid}:io", daemon=True
             )

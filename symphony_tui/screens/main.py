@@ -10,6 +10,7 @@ file operations.
 from __future__ import annotations
 
 import logging
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -20,6 +21,8 @@ from textual.screen import Screen
 from textual.widgets import DirectoryTree, Footer, Static, TabbedContent, TabPane, Tabs
 
 from engine.files.text import decode_text
+from engine.terminal.transcripts import Transcript, transcript_command
+from engine.types.errors import SymphonyError
 from symphony_tui.keymap import key_rows, keys_for
 from symphony_tui.screens.editor_dialogs import ChoiceDialog, InputDialog
 from symphony_tui.screens.file_actions import FileActions
@@ -176,6 +179,7 @@ class MainScreen(Screen[None]):
         self.panel_rows: int | None = None
         self.sidebar_columns: int | None = None
         self._dragging: str | None = None
+        self._quitting = False
         self.explorer_options = {
             "exclude": exclude,
             "respect_gitignore": respect_gitignore,
@@ -335,7 +339,35 @@ class MainScreen(Screen[None]):
 
     def _new_terminal(self, argv: Sequence[str] | None, *, name: str | None = None) -> Terminal:
         escape_keys = self._escape_keys()
-        return Terminal(argv, cwd=self.workspace, escape_keys=escape_keys, name=name)
+        return Terminal(
+            argv,
+            cwd=self.workspace,
+            escape_keys=escape_keys,
+            on_transcript=partial(self._store_transcript, self.symphony),
+            name=name,
+        )
+
+    def _store_transcript(self, app: SymphonyApp, transcript: Transcript) -> None:
+        """Keep a terminal's transcript as an artifact (``ide.terminal.transcripts``). Called
+        from a terminal's closing thread (so ``app`` is passed: ``self.app`` works only on the
+        UI thread), or on the UI thread while quitting (then it waits for the store, as the
+        engine stops next)."""
+        command = transcript_command(transcript)
+        if command is None or not app.loaded.config.ide.terminal.transcripts:
+            return
+        if not self._quitting:
+            app.bridge.send(command)
+            return
+        try:
+            app.engine.send(command, timeout=5.0)
+        except SymphonyError as e:
+            log.warning("terminal transcript not kept: %s", e)
+
+    def keep_transcripts(self) -> None:
+        """Keep every open terminal's transcript now (the app is quitting)."""
+        self._quitting = True
+        for terminal in self.query(Terminal):
+            terminal.keep_transcript(closed=True)
 
     async def open_terminal(self, argv: Sequence[str] | None = None) -> Terminal:
         """Open a terminal tab running ``argv`` (default ``$SHELL``) and focus it."""

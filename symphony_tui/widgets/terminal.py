@@ -28,6 +28,8 @@ from __future__ import annotations
 import signal
 import textwrap
 import threading
+import weakref
+from functools import partial
 from typing import TYPE_CHECKING, ClassVar
 
 from rich.cells import get_character_cell_size
@@ -41,9 +43,10 @@ from textual.strip import Strip
 from textual.widget import Widget
 
 from engine.terminal import DEFAULT_STYLE, PtySession, TerminalError, encode_key
+from engine.terminal.transcripts import Transcript
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping, Sequence
+    from collections.abc import Callable, Iterable, Mapping, Sequence
     from pathlib import Path
 
     from textual import events
@@ -98,17 +101,25 @@ def key_bytes(event: events.Key, *, app_cursor: bool) -> bytes | None:
     return char.encode()
 
 
-def _close(session: PtySession, *, wait: bool = False) -> None:
+def _close(
+    session: PtySession,
+    *,
+    wait: bool = False,
+    then: Callable[[PtySession], None] | None = None,
+) -> None:
     """Close a session off the UI thread (closing may wait up to seconds for a stubborn program).
 
     Not a daemon thread, so an exiting app still sends SIGKILL to programs that ignore SIGHUP.
     With ``wait``, the program has already exited: let the session read its last output first.
+    ``then`` runs on that thread once the session is closed.
     """
 
     def run() -> None:
         if wait:
             session.wait(5.0)
         session.close()
+        if then is not None:
+            then(session)
 
     threading.Thread(target=run, name=f"symphony-terminal-{session.pid}:close").start()
 
@@ -122,6 +133,9 @@ class Terminal(Widget, can_focus=True):
         env: the program's environment; None inherits Symphony's.
         escape_keys: keys that leave the program alone and go to the app's bindings
             (besides this widget's own ``ctrl+g``).
+        on_transcript: called with each session's :class:`Transcript` once, when its program
+            ended or the terminal closes (from a worker thread, or the caller's in
+            :meth:`keep_transcript`).
     """
 
     DEFAULT_CSS = """
@@ -178,6 +192,7 @@ class Terminal(Widget, can_focus=True):
         cwd: Path,
         env: Mapping[str, str] | None = None,
         escape_keys: Iterable[str] = (),
+        on_transcript: Callable[[Transcript], None] | None = None,
         name: str | None = None,
         id: str | None = None,
         classes: str | None = None,
@@ -188,6 +203,9 @@ class Terminal(Widget, can_focus=True):
         self.env = env
         self.escape_keys = frozenset(escape_keys)
         self._bindings_for: tuple[dict[str, str], BindingsMap] | None = None
+        self.on_transcript = on_transcript
+        self._kept: weakref.WeakSet[PtySession] = weakref.WeakSet()  # transcripts handed over
+        self._kept_lock = threading.Lock()
         self.session: PtySession | None = None
         self.snapshot: Snapshot | None = None
         """The screen as last drawn."""
@@ -270,7 +288,7 @@ class Terminal(Widget, can_focus=True):
         self.terminal_title = new.title
         if not new.alive and session.pid is not None and not self._exit_seen:
             self._exit_seen = True
-            _close(session, wait=True)
+            _close(session, wait=True, then=self.keep_transcript)
             self.post_message(self.Exited(self, new.exit_status))
             self.screen.refresh_bindings()  # keys the program had now go to the app
         if self._exit_seen:
@@ -718,7 +736,20 @@ class Terminal(Widget, can_focus=True):
     def on_unmount(self) -> None:
         session, self.session = self.session, None
         if session is not None:
-            _close(session)
+            _close(session, then=partial(self.keep_transcript, closed=True))
+
+    def keep_transcript(self, session: PtySession | None = None, *, closed: bool = False) -> None:
+        """Hand ``session``'s transcript (default: the running one's, so far) to
+        ``on_transcript``, once per session; safe from any thread. ``closed``: the terminal
+        is closing (not the program ending by itself)."""
+        session = session or self.session
+        if session is None or self.on_transcript is None or session.started_at is None:
+            return
+        with self._kept_lock:
+            if session in self._kept:
+                return
+            self._kept.add(session)
+        self.on_transcript(Transcript.of(session, closed=closed))
 
 
 def _visible(row: Sequence[Segment] | _Notice) -> bool:
