@@ -21,9 +21,10 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.document._document import Document, EditResult, Location, Selection
 from textual.document._wrapped_document import WrappedDocument
+from textual.expand_tabs import get_tab_widths
 from textual.geometry import Offset, Size
 from textual.message import Message
-from textual.widgets import Button, Input, Label, TextArea
+from textual.widgets import Button, Input, Label, TextArea, _text_area
 from textual.widgets.text_area import LanguageDoesNotExist
 
 from engine.files.atomic import write_atomic
@@ -156,8 +157,26 @@ class _CachedHeightWrappedDocument(WrappedDocument):
     _cached_height: int | None = None
 
     def wrap(self, width: int, tab_width: int | None = None) -> None:
+        """Wrap every line; without soft wrapping (``width`` 0) build the same tables as
+        Textual in one pass of comprehensions, about 4x faster (a 10 MB file has a million
+        lines, and Textual wraps several times while opening one)."""
         self._cached_height = None
-        super().wrap(width, tab_width)
+        if width:
+            super().wrap(width, tab_width)
+            return
+        self._width = 0
+        if tab_width:
+            self._tab_width = tab_width
+        tab = self._tab_width
+        lines = self.document.lines
+        count = len(lines)
+        self._wrap_offsets = [[] for _ in range(count)]
+        self._offset_to_line_info = [(index, 0) for index in range(count)]
+        self._line_index_to_offsets = [[index] for index in range(count)]
+        self._tab_width_cache = [
+            [w for _, w in get_tab_widths(line, tab)] if "\t" in line else [0] if line else []
+            for line in lines
+        ]
 
     def wrap_range(self, start: Location, old_end: Location, new_end: Location) -> None:
         self._cached_height = None
@@ -204,11 +223,16 @@ class CodeArea(TextArea):
         self._set_document(text, language)
 
     def _set_document(self, text: str, language: str | None) -> None:
-        super()._set_document(text, language)
+        # Textual builds a WrappedDocument (wrapping every line) and re-wraps it: have it build
+        # ours, whose unwrapped layout is faster and whose height is cached (Textual sums every
+        # line's wrap count each time it reads the height, per rendered line).
+        original = _text_area.WrappedDocument  # type: ignore[attr-defined]
+        _text_area.WrappedDocument = _CachedHeightWrappedDocument  # type: ignore[attr-defined]
+        try:
+            super()._set_document(text, language)
+        finally:
+            _text_area.WrappedDocument = original  # type: ignore[attr-defined]
         self._document_language = language
-        # Textual sums every line's wrap count each time it reads the height (per rendered
-        # line); cache it until the next re-wrap.
-        self.wrapped_document.__class__ = _CachedHeightWrappedDocument
         if isinstance(self.document, Document):
             self.document.__class__ = _caching_class(type(self.document))
 

@@ -72,7 +72,8 @@ def test_editor(snap_compare: Any, tmp_path: Path, size: tuple[int, int]) -> Non
     assert snap_compare(app_for(tmp_path), terminal_size=size, run_before=open_shapes)
 
 
-def test_unsaved_close_prompt(snap_compare: Any, tmp_path: Path) -> None:
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "120x40"])
+def test_unsaved_close_prompt(snap_compare: Any, tmp_path: Path, size: tuple[int, int]) -> None:
     async def edit_and_close(pilot: Pilot[Any]) -> None:
         await open_shapes(pilot)
         await pilot.press(*"pass ")
@@ -80,20 +81,22 @@ def test_unsaved_close_prompt(snap_compare: Any, tmp_path: Path) -> None:
         await pilot.press("ctrl+w")
         await pilot.pause(0.3)
 
-    assert snap_compare(app_for(tmp_path), terminal_size=(80, 24), run_before=edit_and_close)
+    assert snap_compare(app_for(tmp_path), terminal_size=size, run_before=edit_and_close)
 
 
-def test_find_bar(snap_compare: Any, tmp_path: Path) -> None:
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "120x40"])
+def test_find_bar(snap_compare: Any, tmp_path: Path, size: tuple[int, int]) -> None:
     async def find(pilot: Pilot[Any]) -> None:
         await open_shapes(pilot)
         await pilot.press("ctrl+r")
         await pilot.press(*"point")
         await pilot.pause(0.2)
 
-    assert snap_compare(app_for(tmp_path), terminal_size=(120, 40), run_before=find)
+    assert snap_compare(app_for(tmp_path), terminal_size=size, run_before=find)
 
 
-def test_quick_open(snap_compare: Any, tmp_path: Path) -> None:
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "120x40"])
+def test_quick_open(snap_compare: Any, tmp_path: Path, size: tuple[int, int]) -> None:
     async def quick_open(pilot: Pilot[Any]) -> None:
         await open_shapes(pilot)
         await pilot.press("ctrl+o")
@@ -104,4 +107,4 @@ def test_quick_open(snap_compare: Any, tmp_path: Path) -> None:
         await pilot.press(*"shp")
         await pilot.pause(0.3)
 
-    assert snap_compare(app_for(tmp_path), terminal_size=(80, 24), run_before=quick_open)
+    assert snap_compare(app_for(tmp_path), terminal_size=size, run_before=quick_open)
