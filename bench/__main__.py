@@ -11,6 +11,7 @@ from bench import (
     bench_bus,
     bench_editor,
     bench_extensions,
+    bench_ipc,
     bench_melody,
     bench_pool,
     bench_runs,
@@ -27,6 +28,7 @@ def main() -> None:
         " each figure next to a baseline measured in the same run"
     )
     print_table("in-process bus", bench_bus.run())
+    print_table(bench_ipc.TITLE, bench_ipc.run())
     print_table("artifact store", bench_artifacts.run())
     print_table("extensions", bench_extensions.run())
     print_table("arbitration", bench_arbitration.run())

@@ -224,6 +224,38 @@ class IpcError(SymphonyError):
     retryable = True
 
 
+class IpcTimeout(IpcError):
+    """An IPC request (or the next chunk of a stream) got no answer in time."""
+
+    code = "ipc.timeout"
+
+
+class IpcHandshakeError(IpcError):
+    """An IPC peer was refused: wrong protocol version, failed authentication, another user."""
+
+    code = "ipc.handshake_failed"
+    exit_code = EXIT_FAILED
+    retryable = False
+
+
+class IpcRemoteError(IpcError):
+    """The IPC peer answered a request with an error (its handler raised, or it refused).
+
+    Attributes:
+        remote_code: the error frame's code (``rate_limited``, ``permission.denied``…).
+        remote_exception: the class name of the exception the peer's handler raised, if any.
+    """
+
+    code = "ipc.remote_error"
+    exit_code = EXIT_FAILED
+    retryable = False
+
+    def __init__(self, message: str, *, remote_code: str, remote_exception: str = "") -> None:
+        super().__init__(message)
+        self.remote_code = remote_code
+        self.remote_exception = remote_exception
+
+
 class BusError(SymphonyError):
     """The in-process bus could not deliver a message."""
 
