@@ -10,6 +10,7 @@ from bench import (
     bench_artifacts,
     bench_bus,
     bench_editor,
+    bench_ext_host,
     bench_extensions,
     bench_ipc,
     bench_melody,
@@ -31,6 +32,7 @@ def main() -> None:
     print_table(bench_ipc.TITLE, bench_ipc.run())
     print_table("artifact store", bench_artifacts.run())
     print_table("extensions", bench_extensions.run())
+    print_table(bench_ext_host.TITLE, bench_ext_host.run())
     print_table("arbitration", bench_arbitration.run())
     print_table("pool manager", bench_pool.run())
     print_table("melodies (10,000 steps)", bench_melody.run())

@@ -49,6 +49,9 @@ version = "1.0.0"
 type = "operator"
 entry = "bench_noop_ext:Noop"
 
+[runtime]
+isolation = "in-process"  # the manager's own overhead; bench_ext_host measures hosting
+
 [[contributes.steps]]
 type = "bench.noop"
 [contributes.steps.inputs]

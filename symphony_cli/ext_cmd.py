@@ -1,4 +1,5 @@
-"""``symphony ext …``: list, inspect, enable, validate, audit and try extensions.
+"""``symphony ext …``: list, inspect, enable, validate, audit and try extensions (install,
+update, remove and search are in :mod:`symphony_cli.ext_install_cmd`).
 
 Commands that need the extensions start the engine headless (so the listing shows what the TUI
 would load, failures included); ``validate`` and ``audit`` do not.
@@ -18,6 +19,7 @@ import msgspec
 import typer
 
 from engine.types.errors import Cancelled, Interrupted, ManifestErrors, UsageError
+from symphony_cli import ext_install_cmd
 from symphony_cli.output import (
     WorkspaceOption,
     emit_json,
@@ -34,7 +36,13 @@ if TYPE_CHECKING:
     from engine.extensions.manager import ExtensionManager
     from engine.runtime import Engine
 
-app = typer.Typer(help="List, inspect, enable and try extensions.", no_args_is_help=True)
+app = typer.Typer(
+    help="List, inspect, enable, try, install and remove extensions.", no_args_is_help=True
+)
+app.command()(ext_install_cmd.install)
+app.command()(ext_install_cmd.update)
+app.command()(ext_install_cmd.remove)
+app.command()(ext_install_cmd.search)
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 IdArgument = Annotated[str, typer.Argument(help="Extension id, e.g. symphony.git.")]

@@ -55,13 +55,13 @@ def emit_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
 
 
-def fail(error: SymphonyError) -> NoReturn:
-    """Report an error on stderr and exit with its exit code."""
+def fail(error: SymphonyError, prog: str = "symphony") -> NoReturn:
+    """Report an error on stderr (as ``PROG: error: …``) and exit with its exit code."""
     if isinstance(error, ConfigErrors):
-        say(f"symphony: error: invalid configuration ({len(error.errors)} problems):")
+        say(f"{prog}: error: invalid configuration ({len(error.errors)} problems):")
         for e in error.errors:
             say(f"  {e.message}")
     else:
-        say(f"symphony: error: {error.message}")
+        say(f"{prog}: error: {error.message}")
     sys.stdout.flush()
     raise SystemExit(error.exit_code)

@@ -156,8 +156,11 @@ class ExtensionsConfig(_Section):
     disabled: list[str] = Field(
         default_factory=list, description="Extensions never activated (wins over `enabled`)."
     )
-    marketplace_index: str | None = Field(
-        None, description="URL of the extension marketplace index; unset disables the marketplace."
+    marketplace: str = Field(
+        "",
+        description="The extension marketplace index used by `symphony ext install ID`, `update`"
+        " and `search`: a JSON file (relative paths from the workspace) or an http(s) URL;"
+        " empty means none (`--index` overrides it).",
     )
     activation_timeout_s: float = Field(
         10.0,

@@ -255,10 +255,16 @@ class LocalStepContext(LocalContext, StepContext):
 
     @property
     def scratch(self) -> Path:
+        return self.scratch_in(None)
+
+    def scratch_in(self, root: Path | None) -> Path:
+        """The scratch folder, created under ``root`` (default: the temporary folder) on first
+        use — a host process's sandbox reaches only its own folder."""
         if self._scratch is None:
             import tempfile
 
-            self._scratch = Path(tempfile.mkdtemp(prefix=f"symphony-{self.extension_id}-"))
+            prefix = f"symphony-{self.extension_id}-"
+            self._scratch = Path(tempfile.mkdtemp(prefix=prefix, dir=root))
             self._guard.add_scratch(self._scratch)
         return self._scratch
 

@@ -17,18 +17,17 @@ log.
 
 from __future__ import annotations
 
-import importlib
 import logging
-import sys
 import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from engine.extensions.context import LocalContext, LocalStepContext
 from engine.extensions.lifecycle import ExtensionStatus, State, can_move
+from engine.extensions.loading import load_extension
+from engine.extensions.manifest import check_symphony_version
 from engine.extensions.messages import ExtensionStateChanged
 from engine.extensions.permissions import Decision, PermissionGuard
 from engine.extensions.steps import check_inputs, check_outputs
@@ -46,6 +45,7 @@ from engine.types.messages import ComponentHealth, Event, HealthStatus
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping
+    from pathlib import Path
 
     from engine.extensions.discovery import Found
     from engine.extensions.manifest import Manifest, StepTypeSpec
@@ -384,16 +384,13 @@ class ExtensionManager:
             return False
         manifest = rec.manifest
         try:
-            self._check_symphony_version(manifest)
+            check_symphony_version(manifest.extension.symphony)
             settings = check_inputs(
                 f"settings of {rec.id} (extensions.settings.{rec.id})",
                 manifest.contributes.settings,
                 self._settings.get(rec.id, {}),
             )
-            instance = _instantiate(rec.found, manifest)
-            from symphony_sdk.base import step_handlers
-
-            handlers = step_handlers(instance)
+            instance, handlers = self._instantiate(rec)
             guard = PermissionGuard(rec.id, manifest.permissions, self.workspace, self.audit.record)
         except BaseException as e:  # anything the extension's import or constructor raises
             self._move(rec, State.FAILED, _reason("loading", e))
@@ -408,6 +405,7 @@ class ExtensionManager:
                 else f"@step({extra[0]!r}) is not declared in the manifest"
             )
             self._move(rec, State.FAILED, what)
+            _shutdown(instance)
             return False
         with self._lock:
             rec.instance, rec.handlers, rec.guard = instance, handlers, guard
@@ -420,14 +418,25 @@ class ExtensionManager:
             )
         return self._move(rec, State.LOADED)
 
-    def _check_symphony_version(self, manifest: Manifest) -> None:
-        from packaging.specifiers import SpecifierSet
+    def _instantiate(self, rec: _Record) -> tuple[Extension, dict[str, Any]]:
+        """The extension's instance and step handlers: in this process, or behind a host
+        process (``runtime.isolation = "process"``, the default for all but built-ins)."""
+        if isolation_of(rec.found, rec.manifest) == "process":
+            from engine.extensions.host import HostedExtension
 
-        from engine import __version__
+            hosted = HostedExtension(
+                rec.manifest,
+                folder=rec.found.path,
+                import_root=rec.found.import_root,
+                workspace=self.workspace,
+                start_timeout=self._timeout_of(rec),
+                on_gave_up=lambda reason: self._move(rec, State.FAILED, reason),
+            )
+            return hosted, hosted.load()
+        from symphony_sdk.base import step_handlers
 
-        wanted = manifest.extension.symphony
-        if not SpecifierSet(wanted).contains(__version__, prereleases=True):
-            raise ExtensionError(f"needs Symphony {wanted}; this is {__version__}")
+        instance = _instantiate(rec.found, rec.manifest)
+        return instance, dict(step_handlers(instance))
 
     def _activate(self, rec: _Record) -> bool:
         """Run ``activate`` (the caller holds ``rec.lock`` and bounds the wait)."""
@@ -513,6 +522,8 @@ class ExtensionManager:
             thread.start()
         for thread in threads:
             thread.join(2 * DEACTIVATE_TIMEOUT_S + 1)
+        for rec in self._records.values():  # hosts of loaded, failed or inactive extensions
+            _shutdown(rec.instance)
         self.audit.flush()
         self._deadlines.close()
 
@@ -595,17 +606,28 @@ class ExtensionManager:
     def health(self) -> ComponentHealth:
         statuses = self.statuses()
         failed = [s for s in statuses if s.state is State.FAILED]
-        detail = {
+        detail: dict[str, int | str] = {
             "extensions": len(statuses),
             "active": sum(1 for s in statuses if s.state is State.ACTIVE),
             "failed": len(failed),
         }
-        if not failed:
+        reasons = [f"{s.id}: {s.reason}" for s in failed]
+        hosted = [s for s in statuses if s.isolation == "process" and s.enabled]
+        if hosted:
+            from engine.extensions.host import sandbox_problem
+
+            problem = sandbox_problem()
+            detail["sandbox"] = problem or "bubblewrap"
+            if problem:
+                reasons.append(
+                    f"{len(hosted)} extension(s) in their own process run unsandboxed: {problem}"
+                )
+        if not reasons:
             return ComponentHealth(name="extensions", status=HealthStatus.HEALTHY, detail=detail)
         return ComponentHealth(
             name="extensions",
             status=HealthStatus.DEGRADED,
-            reasons=tuple(f"{s.id}: {s.reason}" for s in failed),
+            reasons=tuple(reasons),
             detail=detail,
         )
 
@@ -629,11 +651,13 @@ class ExtensionManager:
             rec.reason = self._disabled_reason(ext_id)
             with rec.lock:
                 self._deactivate(rec)
+                _shutdown(rec.instance)  # a host process of a loaded extension, too
             self._emit(ExtensionStateChanged(id=rec.id, state=rec.state, reason=rec.reason))
             return self.status(ext_id)
         rec.enabled = True
         with self._lock:
             if rec.state in (State.FAILED, State.DISCOVERED):
+                _shutdown(rec.instance)  # what is left of the failed one
                 rec.state, rec.reason = State.INSTALLED, ""
             elif rec.state is State.INSTALLED:
                 rec.reason = ""
@@ -775,36 +799,24 @@ class ExtensionManager:
         )
 
 
-def _instantiate(found: Found, manifest: Manifest) -> Extension:
-    from symphony_sdk.base import Extension
+def _shutdown(instance: object) -> None:
+    """End the host process of a hosted extension instance (nothing for in-process ones)."""
+    shutdown = getattr(instance, "shutdown", None)
+    if callable(shutdown):
+        shutdown()
 
-    module_name, attr = manifest.extension.entry.split(":")
-    if found.import_root is not None:
-        root = str(found.import_root)
-        top = module_name.split(".")[0]
-        existing = sys.modules.get(top)
-        origin = getattr(existing, "__file__", None) if existing is not None else None
-        if existing is not None and not (origin and Path(origin).is_relative_to(root)):
-            raise ExtensionError(
-                f"module name {top!r} is already taken by {origin or 'a built-in module'};"
-                " rename the extension's module"
-            )
-        if root not in sys.path:
-            sys.path.insert(0, root)
-    module = importlib.import_module(module_name)
-    try:
-        cls = getattr(module, attr)
-    except AttributeError:
-        raise ExtensionError(f"{module_name} has no attribute {attr!r}") from None
-    if not (isinstance(cls, type) and issubclass(cls, Extension)):
-        raise ExtensionError(f"{manifest.extension.entry} is not an Operator, Instrument or Motif")
-    if cls.kind != manifest.extension.type:
-        raise ExtensionError(
-            f"{manifest.extension.entry} is a {cls.kind or 'plain Extension'} but the manifest"
-            f" says {manifest.extension.type}"
-        )
-    instance: Extension = cls()
-    return instance
+
+def isolation_of(found: Found, manifest: Manifest) -> str:
+    """Where the extension runs: its manifest's choice, else in-process for built-ins and in
+    its own process for everything else."""
+    if manifest.runtime.isolation:
+        return manifest.runtime.isolation
+    return "in-process" if found.source == "builtin" else "process"
+
+
+def _instantiate(found: Found, manifest: Manifest) -> Extension:
+    info = manifest.extension
+    return load_extension(info.entry, found.import_root, info.type)
 
 
 def _reason(action: str, e: BaseException) -> str:
@@ -848,16 +860,8 @@ def _status(rec: _Record) -> ExtensionStatus:
             enabled=False,
             reason=rec.reason,
         )
-    perms = m.permissions
-    permissions = {
-        "fs.read": list(perms.fs.read),
-        "fs.write": list(perms.fs.write),
-        "process": list(perms.process),
-        "env": list(perms.env),
-        "network": list(perms.network),
-        "models": list(perms.models),
-    }
-    isolation = m.runtime.isolation or ("in-process" if found.source == "builtin" else "process")
+    permissions = m.permissions.grants()
+    isolation = isolation_of(found, m)
     return ExtensionStatus(
         id=rec.id,
         name=m.extension.name,

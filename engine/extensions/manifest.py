@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from engine.types.errors import ManifestError, ManifestErrors
+from engine.types.errors import ExtensionError, ManifestError, ManifestErrors
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -35,6 +35,7 @@ __all__ = [
     "Permissions",
     "RuntimeSpec",
     "StepTypeSpec",
+    "check_symphony_version",
     "load_manifest",
     "manifest_hash",
     "manifest_schema",
@@ -85,6 +86,14 @@ class ExtensionInfo(_Strict):
         " (`>=0.1,<2`).",
     )
 
+    requires: dict[str, str] = Field(
+        default_factory=dict,
+        description="Other extensions this one needs, by id, each with a version range"
+        ' (`{ "acme.base" = ">=1.2,<2" }`; comparators `>=`, `>`, `<=`, `<`, `==`, `!=`,'
+        " `^`, `~`, `*`, joined by commas). The installer installs missing ones from the"
+        " marketplace index.",
+    )
+
     @field_validator("symphony")
     @classmethod
     def _specifier(cls, value: str) -> str:
@@ -95,6 +104,29 @@ class ExtensionInfo(_Strict):
         except InvalidSpecifier:
             raise ValueError("not a version specifier such as '>=0.1,<2'") from None
         return value
+
+    @field_validator("requires")
+    @classmethod
+    def _requires(cls, value: dict[str, str]) -> dict[str, str]:
+        from engine.extensions.semver import Range, VersionError
+
+        for ext_id, spec in value.items():
+            if not re.match(ID_RE, ext_id):
+                raise ValueError(
+                    f"{ext_id!r} is not an extension id (lowercase dotted words such as"
+                    " 'acme.base')"
+                )
+            try:
+                Range.parse(spec)
+            except VersionError as e:
+                raise ValueError(f"{ext_id!r}: {e}") from None
+        return value
+
+    @model_validator(mode="after")
+    def _not_itself(self) -> ExtensionInfo:
+        if self.id in self.requires:
+            raise ValueError(f"requires: an extension cannot require itself ({self.id!r})")
+        return self
 
 
 class RuntimeSpec(_Strict):
@@ -121,7 +153,16 @@ class RuntimeSpec(_Strict):
         description="Seconds one step call may take before it is cancelled (at most a week).",
     )
     memory_mb: int | None = Field(
-        None, ge=16, description="Memory limit of the extension's process, in MiB."
+        None,
+        ge=16,
+        description="Memory limit (address space) of the extension's own process, in MiB;"
+        " past it allocations fail with MemoryError.",
+    )
+    cpu_s: int | None = Field(
+        None,
+        ge=1,
+        description="CPU time limit of the extension's own process, in seconds; past it the"
+        " process is killed (and restarted, as after a crash).",
     )
 
 
@@ -169,6 +210,18 @@ class Permissions(_Strict):
     models: list[str] = Field(
         default_factory=list, description="Configured AI models it may call (`*` for any)."
     )
+
+    def grants(self) -> dict[str, list[str]]:
+        """Every permission by its name (``fs.read``, ``fs.write``, ``process``, ``env``,
+        ``network``, ``models``), in that order, empty ones included."""
+        return {
+            "fs.read": list(self.fs.read),
+            "fs.write": list(self.fs.write),
+            "process": list(self.process),
+            "env": list(self.env),
+            "network": list(self.network),
+            "models": list(self.models),
+        }
 
 
 class FieldSpec(_Strict):
@@ -353,6 +406,20 @@ def fields_schema(fields: dict[str, FieldSpec]) -> dict[str, Any]:
     if required:
         schema["required"] = required
     return schema
+
+
+def check_symphony_version(wanted: str) -> None:
+    """Check that this Symphony is one the specifier ``wanted`` (``>=0.1,<2``) allows.
+
+    Raises:
+        ExtensionError: it is not.
+    """
+    from packaging.specifiers import SpecifierSet
+
+    from engine import __version__
+
+    if not SpecifierSet(wanted).contains(__version__, prereleases=True):
+        raise ExtensionError(f"needs Symphony {wanted}; this is {__version__}")
 
 
 def manifest_hash(data: bytes) -> str:

@@ -23,6 +23,7 @@ from engine.sqlite import open_versioned
 from engine.types.errors import ExtensionError
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
     from pathlib import Path
 
 __all__ = ["AuditRecord", "CallRecord", "CallStats", "ExtensionsDB", "RegistryRow"]
@@ -201,6 +202,39 @@ class ExtensionsDB:
 
     def set_enabled(self, ext_id: str, enabled: bool) -> None:
         self._execute("UPDATE extensions SET enabled = ? WHERE id = ?", (int(enabled), ext_id))
+
+    def apply(self, rows: Sequence[RegistryRow] = (), remove: Sequence[str] = ()) -> None:
+        """Write whole rows (enabled state included) and delete ids in one transaction: the
+        registry shows all of it or none (the installer's commit)."""
+        with self._lock:
+            if self._closed:
+                raise ExtensionError(f"{self.path}: the extension database is closed")
+            try:
+                self._conn.execute("BEGIN IMMEDIATE")
+                self._conn.executemany(
+                    "INSERT OR REPLACE INTO extensions(id, source, path, version, manifest_hash,"
+                    " enabled, pinned_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    [
+                        (
+                            r.id,
+                            r.source,
+                            r.path,
+                            r.version,
+                            r.manifest_hash,
+                            int(r.enabled),
+                            r.pinned_at,
+                        )
+                        for r in rows
+                    ],
+                )
+                self._conn.executemany(
+                    "DELETE FROM extensions WHERE id = ?", [(i,) for i in remove]
+                )
+                self._conn.execute("COMMIT")
+            except sqlite3.Error as e:
+                if self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")
+                raise ExtensionError(f"{self.path}: cannot update the registry: {e}") from e
 
     # --- audit ---------------------------------------------------------------------------------
 

@@ -118,6 +118,54 @@ class ManifestErrors(ManifestError):
         self.message = "\n".join(e.message for e in errors)
 
 
+class InstallError(ExtensionError):
+    """An extension could not be installed, updated or removed; nothing was changed."""
+
+    code = "extension.install_failed"
+
+
+class ArchiveError(InstallError):
+    """An extension archive is malformed or unsafe (a path leaving its folder, a link pointing
+    out, a device file, too large); the message names the archive and the member."""
+
+    code = "extension.archive_invalid"
+    exit_code = EXIT_USAGE
+
+
+class TransferError(ExtensionError):
+    """A file or URL (a marketplace index, an archive) could not be read or written: missing,
+    an HTTP error, a timeout, too large.
+
+    Attributes:
+        status: the HTTP status of an HTTP error, or None.
+        missing: the file or URL does not exist (no such file, HTTP 404).
+    """
+
+    code = "extension.transfer_failed"
+
+    def __init__(self, message: str, *, status: int | None = None, missing: bool = False) -> None:
+        super().__init__(message)
+        self.status = status
+        self.missing = missing or status == 404
+
+
+class MarketplaceError(ExtensionError):
+    """A marketplace index is malformed.
+
+    Attributes:
+        source: the index file or URL.
+        location: the JSON path of the bad value (``$.extensions[0].versions[1].sha256``).
+        reason: what is wrong with it.
+    """
+
+    code = "extension.index_invalid"
+    exit_code = EXIT_USAGE
+
+    def __init__(self, reason: str, *, source: str, location: str | None = None) -> None:
+        self.source, self.location, self.reason = source, location, reason
+        super().__init__(_located(reason, source, location))
+
+
 class MelodyError(SymphonyError):
     """A melody file is unreadable, malformed or inconsistent.
 

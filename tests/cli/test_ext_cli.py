@@ -246,7 +246,7 @@ def test_a_package_entry_point_is_discovered(workspace: Path, tmp_path: Path) ->
     listed = symphony("ext", "list", "--json", cwd=workspace, env=env)
     assert listed.returncode == 0, listed.stderr
     entry = next(e for e in json.loads(listed.stdout) if e["id"] == "pkgext")
-    assert (entry["source"], entry["state"]) == ("entry_point", "loaded")
+    assert (entry["source"], entry["state"]) == ("entry_point", "loaded"), entry["reason"]
     ran = symphony(
         "ext", "run", "probe.read", "--with", "text=notes.txt", "--json", cwd=workspace, env=env
     )

@@ -158,7 +158,14 @@ class Ext(Operator):
     def deactivate(self):
         type(self).deactivated = True
 """
-    folder = write_extension(env.ext_dir, "slow.start", hang, activation='["on_startup"]')
+    # In-process: the late activate's effect is visible here (hosted: see test_ext_host.py).
+    folder = write_extension(
+        env.ext_dir,
+        "slow.start",
+        hang,
+        activation='["on_startup"]',
+        runtime='isolation = "in-process"',
+    )
     env.echo("quick.one", "quick.echo", activation='["on_startup"]')
     t0 = time.monotonic()
     manager = env.manager(activation_timeout_s=0.5)

@@ -260,6 +260,22 @@ def test_every_cli_option_is_documented() -> None:
                 )
 
 
+def test_every_carets_command_and_option_is_documented() -> None:
+    from symphony_cli.carets import app as carets_app
+
+    page = read(DOCS / "extensions.md")
+    rows = table(page, "Author command", "What it does")
+    commands = typer.main.get_command(carets_app).commands  # type: ignore[attr-defined]
+    for name, command in commands.items():
+        found = [r for r in rows if re.match(rf"`carets {re.escape(name)}(?=[ `])", r[0])]
+        assert len(found) == 1, f"extensions.md needs one Author command row for `carets {name}`"
+        for param in command.params:
+            for opt in [o for o in param.opts if o.startswith("--") and o != "--help"]:
+                assert opt in " ".join(found[0]), f"the row of `carets {name}` lacks {opt}"
+    named = {re.match(r"`carets ([^\s`]+)", r[0]).group(1) for r in rows}  # type: ignore[union-attr]
+    assert named == set(commands), "extensions.md documents carets commands that do not exist"
+
+
 def test_exit_code_table_matches_the_error_module() -> None:
     codes = {int(row[0]) for row in table(read(GUIDE), "Code")}
     contract = {
@@ -360,6 +376,15 @@ def test_published_manifest_schema_is_current() -> None:
     published = read(DOCS / "extension-manifest.schema.json")
     assert published == render_schema(), (
         "regenerate: python -m engine.extensions.manifest > docs/extension-manifest.schema.json"
+    )
+
+
+def test_published_marketplace_index_schema_is_current() -> None:
+    from engine.extensions.marketplace import render_schema
+
+    published = read(DOCS / "marketplace-index.schema.json")
+    assert published == render_schema(), (
+        "regenerate: python -m engine.extensions.marketplace > docs/marketplace-index.schema.json"
     )
 
 

@@ -458,3 +458,27 @@ def test_shell_step_input_schema() -> None:
     assert schema["properties"]["check"]["default"] is True
     assert schema["properties"]["timeout_s"]["type"] == "number"
     assert isinstance(Manifest.model_validate(manifest.model_dump()), Manifest)
+
+
+@pytest.mark.parametrize(
+    ("requires", "reason"),
+    [
+        ('{ "Acme.Base" = ">=1" }', "'Acme.Base' is not an extension id"),
+        ('{ "acme.base" = "=>1.2" }', "'acme.base': '=>1.2' is not a version comparison"),
+        ('{ "acme.base" = 1 }', "Input should be a valid string (got 1)"),
+        ('{ "acme.lint" = "*" }', "requires: an extension cannot require itself ('acme.lint')"),
+    ],
+)
+def test_requires_names_the_bad_dependency(requires: str, reason: str) -> None:
+    text = MINIMAL + f"requires = {requires}\n"
+    with pytest.raises(ManifestError) as caught:
+        parse_manifest(text.encode(), SOURCE)
+    assert caught.value.source == SOURCE
+    assert caught.value.key is not None and caught.value.key.startswith("extension")
+    assert reason in caught.value.reason
+
+
+def test_requires_accepts_ranges() -> None:
+    text = MINIMAL + 'requires = { "acme.base" = ">=1.2,<2", "acme.util" = "^0.3" }\n'
+    manifest = parse_manifest(text.encode(), SOURCE)
+    assert manifest.extension.requires == {"acme.base": ">=1.2,<2", "acme.util": "^0.3"}
