@@ -150,7 +150,10 @@ def info(
     out(f"  source:     {status.source}: {status.path}")
     isolation = status.isolation
     if isolation == "process":
-        isolation += " (runs in Symphony's process until out-of-process hosting lands)"
+        from engine.extensions.host import sandbox_problem
+
+        problem = sandbox_problem()
+        isolation += f" (unsandboxed: {problem})" if problem else " (sandboxed with bubblewrap)"
     out(f"  isolation:  {isolation}")
     out(f"  manifest:   sha256 {status.manifest_hash}")
     out(f"  activation: {', '.join(status.activation) or 'lazy (first use)'}")

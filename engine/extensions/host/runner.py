@@ -56,6 +56,11 @@ class _LogForwarder(logging.Handler):
         super().__init__(logging.DEBUG)
         self._client = client
 
+    def filter(self, record: logging.LogRecord) -> bool:
+        # The host's own machinery (the bus going away at shutdown…) is not the extension's
+        # log; it stays on stderr, which the engine keeps for crash reports.
+        return not record.name.startswith("engine.")
+
     def emit(self, record: logging.LogRecord) -> None:
         with contextlib.suppress(Exception):  # the bus is gone: nothing to tell
             self._client.notify(
@@ -152,7 +157,9 @@ def main() -> int:
     )
     for variable in (ENV_ADDRESS, ENV_SECRET, ENV_SECRET_FILE):
         os.environ.pop(variable, None)  # nothing the extension's own children need
-    logging.basicConfig(level=logging.INFO, handlers=[_LogForwarder(client)], force=True)
+    stderr = logging.StreamHandler()
+    stderr.addFilter(lambda record: record.name.startswith("engine."))
+    logging.basicConfig(level=logging.INFO, handlers=[_LogForwarder(client), stderr], force=True)
     host = Host(client, spec)
     host.register()
     with client.connect():
