@@ -19,6 +19,7 @@ from bench import (
     bench_startup,
     bench_terminal,
     bench_terminal_ui,
+    bench_vdom,
 )
 from bench.common import print_table
 
@@ -41,6 +42,7 @@ def main() -> None:
     print_table(bench_terminal.TITLE, bench_terminal.run())
     print_table(bench_terminal_ui.TITLE, bench_terminal_ui.run())
     print_table(bench_editor.TITLE, bench_editor.run())
+    print_table(bench_vdom.TITLE, bench_vdom.run())
 
 
 if __name__ == "__main__":
