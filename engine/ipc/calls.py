@@ -11,7 +11,9 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from engine.types.errors import IpcTimeout
+import msgspec
+
+from engine.types.errors import IpcError, IpcTimeout
 
 
 class Slot:
@@ -87,3 +89,20 @@ class Calls:
         self._failure = error
         for call_id in list(self._slots):
             self.complete(call_id, None, error)
+
+
+def milliseconds(seconds: float) -> int:
+    """A timeout in whole milliseconds, at least 1 (``timeout_ms`` on the wire)."""
+    return max(1, int(seconds * 1000))
+
+
+def convert(result: Any, result_type: Any, method: str) -> Any:
+    """Validate the result of ``method`` into ``result_type``.
+
+    Raises:
+        IpcError: it does not fit.
+    """
+    try:
+        return msgspec.convert(result, result_type)
+    except msgspec.ValidationError as e:
+        raise IpcError(f"the result of {method!r} does not fit {result_type!r}: {e}") from e

@@ -2,8 +2,9 @@
 
 A client is also a handler registry: the server can call it (the extension host serves the
 engine's calls) while it calls the server (the engine's capability API). One reader thread,
-one heartbeat thread and a lazily started worker pool; :meth:`Client.close` stops them all.
-This module must not define the wire format.
+one heartbeat thread and a lazily started worker pool; they stop when the connection ends, and
+:meth:`Client.close` waits for them. A client connects once: after its connection is gone,
+make a new one. This module must not define the wire format.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import threading
+import time
 from typing import TYPE_CHECKING, Any
 
 from engine.ipc import handshake
@@ -21,7 +23,7 @@ from engine.ipc.heartbeat import Heartbeats
 from engine.ipc.peer import Peer
 from engine.ipc.protocol import HANDSHAKE_MAX_FRAME
 from engine.ipc.router import HandlerRegistry
-from engine.ipc.settings import Settings
+from engine.ipc.settings import DEAD_AFTER_BEATS, Settings
 from engine.ipc.transport import connect, set_send_timeout
 from engine.ipc.workers import WorkerPool, call_safely
 from engine.types.errors import IpcError
@@ -111,8 +113,11 @@ class Client(HandlerRegistry):
         Raises:
             IpcHandshakeError: the server refused us (version, authentication, uid) or could
                 not prove it knows the secret.
-            IpcError: nothing listens at the address, or the connection broke.
+            IpcError: nothing listens at the address, the connection broke, or this client
+                was connected before (a closed client cannot reconnect).
         """
+        if self._closing or (self._peer is not None and self._peer.closed):
+            raise IpcError(f"client {self.name!r} is closed; create a new Client to reconnect")
         if self._peer is not None:
             raise IpcError(f"client {self.name!r} is already connected")
         wait = self.settings.handshake_timeout_s if timeout is None else timeout
@@ -122,11 +127,12 @@ class Client(HandlerRegistry):
         except BaseException:
             sock.close()
             raise
+        # Heartbeats first: a connection that ends at once has its reader stop them.
+        self._heartbeats = Heartbeats(self._thread_name, self.settings.heartbeat_s, self._live)
+        self._heartbeats.start()
         self._reader = threading.Thread(target=self._read, name=f"{self._thread_name}:reader")
         self._reader.daemon = True
         self._reader.start()
-        self._heartbeats = Heartbeats(self._thread_name, self.settings.heartbeat_s, self._live)
-        self._heartbeats.start()
         return self
 
     @property
@@ -172,24 +178,26 @@ class Client(HandlerRegistry):
         return self.peer.stream(method, params, timeout=timeout, window=window)
 
     def close(self, timeout: float = 2.0) -> None:
-        """Disconnect and stop every thread of this client."""
+        """Disconnect and stop every thread of this client, waiting about ``timeout`` in all."""
+        deadline = time.monotonic() + timeout
         self._closing = True
         if self._peer is not None:
             self._peer.close("the client closed the connection")
         if self._reader is not None and self._reader is not threading.current_thread():
             self._reader.join(timeout)
         if self._heartbeats is not None:
-            self._heartbeats.close()
-        self._pool.close(timeout)
+            self._heartbeats.close(max(0.0, deadline - time.monotonic()))
+        self._pool.close(max(0.0, deadline - time.monotonic()))
 
     def _authenticate(self, sock: socket.socket) -> Peer:
         set_send_timeout(sock, self.settings.dead_after_s)
         reader = FrameReader(sock, HANDSHAKE_MAX_FRAME)
-        writer = FrameWriter(sock, HANDSHAKE_MAX_FRAME)
+        writer = FrameWriter(sock, HANDSHAKE_MAX_FRAME, self.settings.dead_after_s)
         self.welcome = welcome = handshake.connect(
             sock, reader, writer, name=self.name, secret=self._secret, settings=self.settings
         )
-        # Beat at least as often as the server expects us to.
+        # Beat at least as often as the server expects us to, but judge the server by the
+        # interval it beats at itself, or a client with a shorter one drops a healthy server.
         beat = min(self.settings.heartbeat_s, welcome.heartbeat_s)
         self.settings = dataclasses.replace(self.settings, heartbeat_s=beat)
         return Peer(
@@ -202,13 +210,20 @@ class Client(HandlerRegistry):
             registry=self,
             pool=self._pool,
             credentials=peer_credentials(sock),
+            dead_after_s=DEAD_AFTER_BEATS * welcome.heartbeat_s,
         )
 
     def _read(self) -> None:
-        reason = self.peer.run()
-        if not self._closing:
-            logger.info("IPC client %r disconnected: %s", self.name, reason)
-            call_safely(self._on_disconnect, reason)
+        try:
+            reason = self.peer.run()
+            if not self._closing:
+                logger.info("IPC client %r disconnected: %s", self.name, reason)
+                call_safely(self._on_disconnect, reason)
+        finally:
+            # Nothing more to beat for or to serve; close() still waits for the workers.
+            if self._heartbeats is not None:
+                self._heartbeats.close(0.0)
+            self._pool.close(0.0)
 
     def _live(self) -> list[Peer]:
         return [] if self._peer is None else [self._peer]

@@ -4,7 +4,9 @@ The client says which protocol version it speaks and sends a nonce; the server a
 own nonce and an HMAC proof over both; the client checks that proof and answers with its own;
 the server checks it in constant time and welcomes the client with its limits. Any refusal is
 sent to the other side as an error frame naming the reason (both versions; "authentication
-failed") before the connection is dropped. This module must not start threads.
+failed") before the connection is dropped. The deadline is absolute: a peer trickling its frames
+a byte at a time is cut off when it passes, however often a byte arrives. This module must not
+start threads.
 """
 
 from __future__ import annotations
@@ -51,10 +53,9 @@ class _Link:
 
     def expect(self, kind: type[F]) -> F:
         """Receive the next frame, which must be a ``kind``; refuse anything else."""
-        remaining = self.deadline - time.monotonic()
-        if remaining <= 0:
+        if self.deadline <= time.monotonic():
             self.refuse(Code.HANDSHAKE_TIMEOUT, f"no handshake within {self.timeout:g} s")
-        self.sock.settimeout(remaining)
+        self.reader.deadline = self.deadline  # for the whole frame, not for each receive
         try:
             frame = protocol.decode(self.reader.read())
         except TimeoutError:
@@ -82,7 +83,7 @@ class _Link:
     def _pending_refusal(self) -> str | None:
         """The message of an error frame the other side sent before hanging up, if any."""
         try:
-            self.sock.settimeout(max(self.deadline - time.monotonic(), 0.01))
+            self.reader.deadline = max(self.deadline, time.monotonic() + 0.01)
             frame = protocol.decode(self.reader.read())
         except (IpcError, OSError):
             return None
@@ -97,6 +98,7 @@ class _Link:
 
     def done(self) -> None:
         """Back to a plain blocking socket for the connection's reader thread."""
+        self.reader.deadline = None
         self.sock.settimeout(None)
 
 
@@ -107,10 +109,11 @@ def accept(
     *,
     secret: bytes,
     settings: Settings,
-    session: str,
-    server: str,
 ) -> Hello:
-    """Run the server side of the handshake and return the client's hello.
+    """Run the server side of the handshake up to the client's proof; return its hello.
+
+    The client is authenticated but not yet welcomed: the caller sends :func:`welcome` (or
+    refuses it with an error frame), so it can register the connection first.
 
     Raises:
         IpcHandshakeError: the client was refused (and told why).
@@ -132,8 +135,19 @@ def accept(
     auth = link.expect(Auth)
     if not proofs_match(client_proof(secret, nonce, hello.nonce, hello.name), auth.proof):
         link.refuse(Code.AUTH_FAILED, "authentication failed")
-    writer.limit = hello.max_frame_bytes
-    link.send(
+    link.done()
+    return hello
+
+
+def welcome(
+    writer: FrameWriter, hello: Hello, *, settings: Settings, session: str, server: str
+) -> None:
+    """End the server side of the handshake: welcome the client :func:`accept` returned.
+
+    Raises:
+        IpcError: the connection broke.
+    """
+    writer.send(
         Welcome(
             session=session,
             server=server,
@@ -143,8 +157,7 @@ def accept(
             rate_burst=settings.rate_burst,
         )
     )
-    link.done()
-    return hello
+    writer.limit = hello.max_frame_bytes
 
 
 def connect(
@@ -180,6 +193,8 @@ def connect(
         )
     link.send(Auth(proof=client_proof(secret, challenge.nonce, nonce, name)))
     welcome = link.expect(Welcome)
+    if not welcome.heartbeat_s > 0:  # also refuses NaN
+        link.refuse(Code.INVALID_FRAME, "welcome.heartbeat_s must be a positive number")
     writer.limit = welcome.max_frame_bytes
     link.done()
     return welcome

@@ -36,8 +36,8 @@ class Heartbeats:
             for peer in self._peers():
                 peer.tick(now)
 
-    def close(self) -> None:
-        """Stop the thread and wait for it."""
+    def close(self, timeout: float | None = None) -> None:
+        """Stop the thread and wait for it (at most ``timeout`` seconds)."""
         self._stop.set()
         if self._thread.is_alive() and self._thread is not threading.current_thread():
-            self._thread.join()
+            self._thread.join(timeout)

@@ -5,7 +5,9 @@ server. A single reader thread per connection reads frames, checks the peer's ra
 dispatches: replies complete waiting calls, requests go to the worker pool (or run inline),
 events go to listeners in order. Writes from any thread go through one locked
 :class:`~engine.ipc.frames.FrameWriter`. Bad frames are answered with an error and the
-connection goes on; an oversized length prefix, a broken socket or a silent peer end it.
+connection goes on; an oversized length prefix, a broken socket, a peer that stops reading or
+a silent peer end it, and so does any unexpected failure of the reader (logged, with the
+reason), so a connection is never left registered with nobody reading it.
 This module must not accept connections or authenticate.
 """
 
@@ -17,10 +19,8 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any
 
-import msgspec
-
 from engine.ipc import protocol
-from engine.ipc.calls import Calls
+from engine.ipc.calls import Calls, convert, milliseconds
 from engine.ipc.frames import ConnectionLost, FrameTooLarge
 from engine.ipc.protocol import (
     CLOSING_CODES,
@@ -37,7 +37,8 @@ from engine.ipc.protocol import (
     Reply,
     Request,
 )
-from engine.ipc.ratelimit import TokenBucket
+from engine.ipc.ratelimit import TokenBucket, clip
+from engine.ipc.refusals import Refusals
 from engine.ipc.serving import Responder, route_error
 from engine.ipc.streams import StreamReader
 from engine.ipc.transport import shutdown
@@ -83,6 +84,7 @@ class Peer:
         registry: HandlerRegistry,
         pool: WorkerPool,
         credentials: PeerCredentials | None = None,
+        dead_after_s: float | None = None,
     ) -> None:
         self.name = name
         self.session = session
@@ -93,7 +95,9 @@ class Peer:
         self._settings = settings
         self._registry = registry
         self._bucket = TokenBucket(settings.rate_limit_per_s, settings.rate_burst)
-        self._jobs = Share(pool, settings.peer_workers, settings.max_inflight)
+        waiting, waiting_bytes = settings.max_inflight, settings.max_queued_bytes
+        self._jobs = Share(pool, settings.peer_workers, waiting, waiting_bytes)
+        self._refusals = Refusals(name, self._bucket, waiting, waiting_bytes)
         self._responder = Responder(self, writer, settings, self._send_quietly, self.close)
         self._calls = Calls()
         self._streams: dict[int, StreamReader] = {}
@@ -104,9 +108,13 @@ class Peer:
         self._failure: IpcError | None = None
         self._goodbye: str | None = None
         self._reader_ident: int | None = None
-        self._refused_events_at = 0.0
+        self._frame_bytes = 0  # size of the frame being dispatched
+        # Silence after which the other side is dropped, and the longest one frame may take to
+        # be sent; a client uses the server's (see Client).
+        self._dead_after = settings.dead_after_s if dead_after_s is None else dead_after_s
         self.last_received = time.monotonic()
         reader.max_frame = settings.max_frame_bytes
+        writer.timeout = self._dead_after
 
     def __repr__(self) -> str:
         state = f"closed: {self._close_reason}" if self._close_reason else "open"
@@ -151,12 +159,14 @@ class Peer:
         call_id = next(self._ids)
         slot = self._calls.open(call_id)
         try:
-            self._send(Request(id=call_id, method=method, params=params, timeout_ms=_ms(wait)))
+            self._send(
+                Request(id=call_id, method=method, params=params, timeout_ms=milliseconds(wait))
+            )
         except BaseException:
             self._calls.complete(call_id, None)
             raise
         result = self._calls.wait(call_id, slot, wait, method, self.name)
-        return result if result_type is None else _convert(result, result_type, method)
+        return result if result_type is None else convert(result, result_type, method)
 
     def notify(self, topic: str, data: Any = None) -> None:
         """Send a one-way event; nothing answers it.
@@ -204,7 +214,7 @@ class Peer:
         return reader
 
     def close(self, reason: str = "closed", *, code: str | None = None) -> None:
-        """Close the connection (idempotent); calls waiting on it fail with ``reason``.
+        """Close the connection (idempotent); calls waiting on it fail with ``reason`` at once.
 
         With ``code``, the other side is first told why in a connection error frame.
         """
@@ -212,6 +222,9 @@ class Peer:
             if self._close_reason is not None:
                 return
             self._close_reason = reason
+        # Fail the waiting calls now, not when the reader thread (maybe busy in a listener)
+        # gets round to it.
+        self._fail_waiting()
         if code is not None:
             self._send_quietly(Error(code=code, message=reason), wait=_GOODBYE_WAIT_S)
         self._stopping.set()
@@ -219,17 +232,28 @@ class Peer:
 
     # --- the reader thread -----------------------------------------------------------------
 
-    def run(self) -> str:
-        """Read and dispatch frames on this thread until the connection closes; say why."""
+    def run(self, started: Callable[[], object] | None = None) -> str:
+        """Read and dispatch frames on this thread until the connection closes; say why.
+
+        ``started`` runs first, on this thread, once it counts as the reader (so a call made
+        from it fails at once instead of waiting for a reply only this thread could read).
+        """
         self._reader_ident = threading.get_ident()
         try:
+            if started is not None:
+                started()
             self._read_loop()
         except FrameTooLarge as e:
             self.close(str(e), code=e.wire_code)
         except (IpcError, OSError) as e:
             detail = f" ({self._goodbye})" if self._goodbye else ""
             self.close(f"{e or type(e).__name__}{detail}")
+        except Exception as e:
+            logger.exception("IPC connection to %r failed", self.name)
+            self.close(f"internal error: {type(e).__name__}: {clip(str(e))}")
         finally:
+            if self._close_reason is None:  # a BaseException is on its way up
+                self.close("the connection's reader stopped")
             self._finish()
         return self._close_reason or "closed"
 
@@ -238,37 +262,51 @@ class Peer:
         while self._close_reason is None:
             body = read()
             self.last_received = time.monotonic()
+            self._frame_bytes = len(body)
             wait = take()
             try:
                 frame = protocol.decode(body)
             except ProtocolViolation as e:
-                if not wait:
-                    self._send_quietly(Error(id=e.request_id, code=e.wire_code, message=str(e)))
+                # Answered even when throttled: the reader is paced below, so this cannot flood.
+                self._send_quietly(Error(id=e.request_id, code=e.wire_code, message=str(e)))
             else:
                 if wait and isinstance(frame, _REFUSABLE):
-                    self._refuse(frame)
+                    refusal = self._refusals.rate_limited(frame)
+                    if refusal is not None:
+                        self._send_quietly(refusal)
                 else:
                     _DISPATCH[type(frame)](self, frame)
             if wait:
                 stopping.wait(min(wait, _MAX_PAUSE_S))  # throttle: read no faster than allowed
 
     def _finish(self) -> None:
-        reason = self._close_reason or "closed"
-        self._failure = failure = IpcError(f"connection to {self.name!r} closed: {reason}")
-        self._calls.fail_all(failure)
-        for stream in list(self._streams.values()):
-            stream.finish(failure)
+        self._fail_waiting()
         self._responder.cancel()
         self._jobs.clear()
         self._writer.close()
 
+    def _fail_waiting(self) -> None:
+        """Fail every call and stream waiting on this (closed) connection, and any made later."""
+        reason = self._close_reason or "closed"
+        if self._failure is None:
+            self._failure = IpcError(f"connection to {self.name!r} closed: {reason}")
+        failure = self._failure
+        self._calls.fail_all(failure)
+        for stream in list(self._streams.values()):
+            stream.finish(failure)
+
     def tick(self, now: float) -> None:
-        """Heartbeat duty (called by the heartbeat thread): beat if idle, drop if silent."""
+        """Heartbeat duty (called by the heartbeat thread): beat if idle, drop if silent or
+        if one frame has waited too long for the other side to read it."""
         if self._close_reason is not None:
             return
         silent = now - self.last_received
-        if silent > self._settings.dead_after_s:
+        waiting = self._writer.waiting_since
+        if silent > self._dead_after:
             self.close(f"no heartbeat from {self.name!r} for {silent:.1f} s")
+        elif waiting is not None and now - waiting > self._dead_after:
+            # Closing shuts the socket down, which ends the stuck send.
+            self.close(f"the peer is not reading: a frame waited {now - waiting:.1f} s to be sent")
         elif now - self._writer.last_sent >= self._settings.heartbeat_s:
             try:
                 self._writer.try_send(_HEARTBEAT)
@@ -283,19 +321,20 @@ class Peer:
             self._send_quietly(route_error(route, request))
         elif route.inline:
             self._responder.serve(route, request)
-        elif not self._jobs.submit(self._serve_queued, route, request, time.monotonic()):
-            limit = self._settings.max_inflight
-            busy = f"too many requests in flight from {self.name!r} (limit {limit})"
-            self._send_quietly(Error(id=request.id, code=Code.BUSY, message=busy))
+        else:
+            now, size = time.monotonic(), self._frame_bytes
+            refused = self._jobs.submit(self._serve_queued, route, request, now, size=size)
+            if refused is not None:
+                self._send_quietly(self._refusals.busy(request.id, refused))
 
     def _on_reply(self, reply: Reply) -> None:
         self._calls.complete(reply.id, reply.result)
 
     def _on_error(self, error: Error) -> None:
         if error.id is None:
-            logger.warning("IPC peer %r reports: %s (%s)", self.name, error.message, error.code)
+            self._refusals.log_notice(error)
             if error.code in CLOSING_CODES:
-                self._goodbye = error.message
+                self._goodbye = clip(repr(error.message)[1:-1])  # no newlines or escapes
             return
         prefix = f"{error.exception}: " if error.exception else ""
         failure = IpcRemoteError(
@@ -337,17 +376,6 @@ class Peer:
         message = f"unexpected {tag} frame: the handshake is over"
         self._send_quietly(Error(code=Code.UNEXPECTED_FRAME, message=message))
 
-    def _refuse(self, frame: Frame) -> None:
-        message = f"rate limit exceeded: {self._bucket.describe()}"
-        if isinstance(frame, Request):
-            self._send_quietly(Error(id=frame.id, code=Code.RATE_LIMITED, message=message))
-            return
-        now = time.monotonic()
-        if now - self._refused_events_at >= 1.0:  # one notice a second, not one per event
-            self._refused_events_at = now
-            notice = f"{message}; events are being dropped"
-            self._send_quietly(Error(code=Code.RATE_LIMITED, message=notice))
-
     def _serve_queued(self, route: Route, request: Request, received: float) -> None:
         if self._close_reason is None:
             self._responder.serve_queued(route, request, received)
@@ -373,6 +401,8 @@ class Peer:
                 self._writer.try_send(frame, wait)
         except IpcError as e:
             logger.debug("IPC peer %r: could not send %r: %s", self.name, frame, e)
+        except Exception:  # cannot encode: a bug here, not the peer's doing
+            logger.exception("IPC peer %r: could not encode %r", self.name, type(frame).__name__)
 
     def _forget_stream(self, call_id: int) -> None:
         self._streams.pop(call_id, None)
@@ -381,19 +411,8 @@ class Peer:
         if threading.get_ident() == self._reader_ident:
             raise IpcError(
                 "cannot wait for a reply on the connection's own reader thread (an inline"
-                " handler or an event listener); call from another thread"
+                " handler, an event listener or on_connect); call from another thread"
             )
-
-
-def _ms(seconds: float) -> int:
-    return max(1, int(seconds * 1000))
-
-
-def _convert(result: Any, result_type: Any, method: str) -> Any:
-    try:
-        return msgspec.convert(result, result_type)
-    except msgspec.ValidationError as e:
-        raise IpcError(f"the result of {method!r} does not fit {result_type!r}: {e}") from e
 
 
 _DISPATCH: dict[type[Frame], Callable[[Peer, Any], None]] = {

@@ -229,6 +229,16 @@ def _request_id(data: bytes | bytearray | memoryview) -> int | None:
     return probe.id if ok else None
 
 
+def wire_text(text: str) -> str:
+    """``text`` made encodable as a msgpack str: lone surrogates (``os.fsdecode`` makes them
+    from undecodable file names) become ``\\udcxx`` escapes instead of failing the frame."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
+
+
 class ProtocolViolation(IpcError):
     """A frame broke the protocol; ``wire_code`` is the :class:`Code` sent back to the peer.
 

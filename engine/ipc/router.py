@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from engine.bus.topics import RouteTable
-from engine.ipc.protocol import Code, Error, Reply
+from engine.ipc.protocol import Code, Error, Reply, wire_text
 from engine.types.errors import SymphonyError
 
 if TYPE_CHECKING:
@@ -134,5 +134,5 @@ def invalid_params(route: Route, request: Request, error: msgspec.ValidationErro
 def error_frame(call_id: int | None, exc: BaseException) -> Error:
     """An error frame for an exception a handler raised: its code, message and class name."""
     code = exc.code if isinstance(exc, SymphonyError) else Code.HANDLER_ERROR
-    message = str(exc) or type(exc).__name__
-    return Error(id=call_id, code=code, message=message, exception=type(exc).__name__)
+    message = wire_text(str(exc) or type(exc).__name__)
+    return Error(id=call_id, code=wire_text(code), message=message, exception=type(exc).__name__)

@@ -1,8 +1,10 @@
 """Answering one connection's requests: run the handler, send its reply or pump its stream.
 
-Runs on worker threads (or the reader thread for inline handlers). A handler's failure, an
-unencodable or oversized result, or a consumer that vanished each become the right error frame
-or silence; only a broken connection closes it. This module must not read frames.
+Runs on worker threads (or the reader thread for inline handlers). A handler's failure, a
+result that cannot be encoded (whatever msgpack raises: ``TypeError``, ``OverflowError`` for
+big ints, ``UnicodeEncodeError`` for surrogates) or is oversized, or a consumer that vanished
+each become the right error frame or silence, so a caller never waits for an answer that will
+not come; only a broken connection closes it. This module must not read frames.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from typing import TYPE_CHECKING
 import msgspec
 
 from engine.ipc.frames import ConnectionLost, FrameTooLarge
-from engine.ipc.protocol import Code, Error
+from engine.ipc.protocol import Code, Error, wire_text
 from engine.ipc.router import error_frame, invalid_params, reply_frame
 from engine.ipc.streams import CreditGate, StreamCancelled, pump
 
@@ -65,11 +67,13 @@ class Responder:
         except FrameTooLarge as e:
             message = f"the reply is too large: {e}; send large results as a stream"
             self._send_quietly(Error(id=request.id, code=Code.FRAME_TOO_LARGE, message=message))
-        except (TypeError, msgspec.EncodeError) as e:
-            message = f"the result of {route.method!r} cannot be encoded: {e}"
-            self._send_quietly(Error(id=request.id, code=Code.HANDLER_ERROR, message=message))
         except ConnectionLost as e:
             self._close(str(e))
+        except Exception as e:  # encoding failed; nothing was sent
+            name = type(e).__name__
+            message = wire_text(f"the result of {route.method!r} cannot be encoded: {e}")
+            error = Error(id=request.id, code=Code.HANDLER_ERROR, message=message, exception=name)
+            self._send_quietly(error)
 
     def serve_queued(self, route: Route, request: Request, received: float) -> None:
         """:meth:`serve` a request that waited for a worker, unless its caller gave up."""

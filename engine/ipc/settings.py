@@ -30,6 +30,8 @@ class Settings:
         workers: threads running request handlers (shared by all peers of a server).
         peer_workers: how many of those one peer's requests may occupy at once.
         max_inflight: requests one peer may have waiting for a worker; more are refused.
+        max_queued_bytes: frame bytes those waiting requests may hold in all; a request that
+            would go past it is refused (one request alone is always let wait).
         stream_window: chunks a stream producer may send ahead of the consumer.
         chunk_bytes: the largest chunk of a stream, in bytes.
     """
@@ -43,6 +45,7 @@ class Settings:
     workers: int = 16
     peer_workers: int = 4
     max_inflight: int = 256
+    max_queued_bytes: int = 16 * 1024 * 1024
     stream_window: int = 8
     chunk_bytes: int = 256 * 1024
 
@@ -60,7 +63,7 @@ class Settings:
 
     def __post_init__(self) -> None:
         counts = ("max_frame_bytes", "rate_burst", "workers", "peer_workers", "stream_window")
-        for name in (*counts, "max_inflight", "chunk_bytes"):
+        for name in (*counts, "max_inflight", "max_queued_bytes", "chunk_bytes"):
             if getattr(self, name) < 1:
                 raise ValueError(f"Settings.{name} must be at least 1, got {getattr(self, name)}")
         for name in ("rate_limit_per_s", "heartbeat_s", "request_timeout_s", "handshake_timeout_s"):

@@ -33,7 +33,11 @@ LOOPBACK = "127.0.0.1"
 
 
 class Listener(Protocol):
-    """A listening endpoint; readable (for ``select``) when :meth:`accept` will not block."""
+    """A listening endpoint; readable (for ``select``) when :meth:`accept` will not block.
+
+    :meth:`accept` may still raise :class:`BlockingIOError` when the connection went away
+    between the two (it never blocks).
+    """
 
     @property
     def address(self) -> str:
@@ -77,6 +81,7 @@ class SocketListener:
     """A :class:`Listener` around a listening socket; removes its socket file on close."""
 
     def __init__(self, sock: socket.socket, address: str, path: Path | None = None) -> None:
+        sock.setblocking(False)  # a connection reset before accept() must not hang the loop
         self._sock = sock
         self._address = address
         self._path = path

@@ -3,9 +3,9 @@
 :class:`WorkerPool` is lighter than :class:`concurrent.futures.ThreadPoolExecutor` (no futures:
 handlers answer over the wire themselves); its threads start as they are needed. Its queue is
 unbounded because every connection submits through a :class:`Share`, which lets one peer occupy
-only a few workers at once and queue a bounded number of calls, so a peer whose calls hang
-cannot take the workers every other peer needs. This module must not know about frames or
-sockets.
+only a few workers at once and queue a bounded number of calls holding a bounded number of
+bytes, so a peer whose calls hang cannot take the workers every other peer needs, nor pin
+gigabytes of queued requests. This module must not know about frames or sockets.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import collections
 import logging
 import queue
 import threading
+import time
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -72,53 +73,68 @@ class WorkerPool:
                 self._idle += 1
 
     def close(self, timeout: float = 2.0) -> None:
-        """Stop the workers after the calls already queued; wait up to ``timeout`` for them."""
+        """Stop the workers after the calls already queued; wait up to ``timeout`` in all.
+
+        May be called again (say with a longer timeout) to wait for the workers once more.
+        """
+        deadline = time.monotonic() + timeout
         with self._lock:
-            if self._closed:
-                return
+            stop = not self._closed
             self._closed = True
             threads = list(self._threads)
-        for _ in threads:
-            self._queue.put(_STOP)
+        if stop:
+            for _ in threads:
+                self._queue.put(_STOP)
         current = threading.current_thread()
         for thread in threads:
             if thread is not current:
-                thread.join(timeout)
+                thread.join(max(0.0, deadline - time.monotonic()))
 
 
 class Share:
     """One peer's share of a :class:`WorkerPool`.
 
-    At most ``running`` of the peer's calls run at once; up to ``waiting`` more wait in order;
-    beyond that :meth:`submit` refuses.
+    At most ``running`` of the peer's calls run at once; up to ``waiting`` more wait in order,
+    holding at most ``waiting_bytes`` between them (as the caller sizes them; a call waiting
+    alone may be bigger); beyond that :meth:`submit` refuses.
     """
 
-    def __init__(self, pool: WorkerPool, running: int, waiting: int) -> None:
+    def __init__(self, pool: WorkerPool, running: int, waiting: int, waiting_bytes: int) -> None:
         self._pool = pool
         self._max_running = running
         self._max_waiting = waiting
+        self._max_bytes = waiting_bytes
         self._lock = threading.Lock()
         self._running = 0
-        self._waiting: collections.deque[tuple[Callable[..., Any], tuple[Any, ...]]] = (
+        self._bytes = 0
+        self._waiting: collections.deque[tuple[Callable[..., Any], tuple[Any, ...], int]] = (
             collections.deque()
         )
 
-    def submit(self, fn: Callable[..., Any], *args: Any) -> bool:
-        """Run ``fn(*args)`` within the share; ``False`` if too many calls are waiting."""
+    def submit(self, fn: Callable[..., Any], *args: Any, size: int = 0) -> str | None:
+        """Run ``fn(*args)`` within the share, counting it as ``size`` bytes while it waits.
+
+        Returns ``None`` once accepted, else which limit refused it: ``"calls"`` (too many
+        waiting) or ``"bytes"`` (the waiting calls would hold too much).
+        """
         with self._lock:
             if self._running >= self._max_running:
                 if len(self._waiting) >= self._max_waiting:
-                    return False
-                self._waiting.append((fn, args))
-                return True
+                    return "calls"
+                if self._bytes and self._bytes + size > self._max_bytes:
+                    return "bytes"
+                self._waiting.append((fn, args, size))
+                self._bytes += size
+                return None
             self._running += 1
         self._pool.submit(self._run, fn, args)
-        return True
+        return None
 
     def clear(self) -> None:
         """Forget the calls still waiting (their connection is gone)."""
         with self._lock:
             self._waiting.clear()
+            self._bytes = 0
 
     def _run(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
         while True:
@@ -130,7 +146,8 @@ class Share:
                 if not self._waiting:
                     self._running -= 1
                     return
-                fn, args = self._waiting.popleft()
+                fn, args, size = self._waiting.popleft()
+                self._bytes -= size
 
 
 def call_safely(callback: Callable[..., object] | None, *args: Any) -> None:

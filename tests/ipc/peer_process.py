@@ -2,15 +2,18 @@
 
 ``python peer_process.py client NAME HEARTBEAT_S`` connects to the server named by the
 ``SYMPHONY_IPC_*`` variables, serves a few methods and prints ``ready``; ``python peer_process.py
-server TRANSPORT HEARTBEAT_S`` runs a server and prints its address and hex secret as JSON. Both
-run until their stdin closes.
+server TRANSPORT HEARTBEAT_S`` runs a server and prints its address and hex secret as JSON;
+``lowfd`` instead of ``server`` does the same, then leaves the process only four spare file
+descriptors and logs warnings to stderr. All run until their stdin closes.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
+from pathlib import Path
 from typing import Any
 
 from engine.ipc import Client, Peer, Server, Settings
@@ -38,10 +41,25 @@ def serve_as_server(transport: str, settings: Settings) -> None:
         sys.stdin.read()
 
 
+def serve_with_few_descriptors(transport: str, settings: Settings) -> None:
+    import resource
+
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    with Server(transport, name="lowfd", settings=settings) as server:
+        in_use = len(list(Path("/proc/self/fd").iterdir()))
+        _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (in_use + 4, hard))
+        # Only now: a client told the address earlier could be served before the limit.
+        print(json.dumps({"address": server.address, "secret": server.secret.hex()}), flush=True)
+        sys.stdin.read()
+
+
 if __name__ == "__main__":
     mode, arg, beat = sys.argv[1], sys.argv[2], float(sys.argv[3])
     tunables = Settings(heartbeat_s=beat)
     if mode == "client":
         serve_as_client(arg, tunables)
+    elif mode == "lowfd":
+        serve_with_few_descriptors(arg, tunables)
     else:
         serve_as_server(arg, tunables)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import socket
 import threading
+import tracemalloc
 from collections.abc import Iterator
 
 import msgspec
@@ -88,6 +89,21 @@ def test_a_large_frame_cut_short_is_reported(pair) -> None:
     a.shutdown(socket.SHUT_WR)
     with pytest.raises(ConnectionLost, match="mid-frame"):
         FrameReader(b, 1 << 20).read()
+
+
+def test_a_length_prefix_alone_does_not_make_the_reader_allocate_the_body(pair) -> None:
+    a, b = pair
+    reader = FrameReader(b, 64 << 20)
+    a.sendall(HEADER.pack(64 << 20) + b"x" * 1000)  # claims 64 MiB, sends 1000 bytes
+    a.shutdown(socket.SHUT_WR)
+    tracemalloc.start()
+    try:
+        with pytest.raises(ConnectionLost, match=r"mid-frame \(1004 of 67108868 bytes\)"):
+            reader.read()
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 4 << 20, f"peak traced memory {peak / (1 << 20):.1f} MiB"
 
 
 def test_decoding_names_the_bad_field_and_keeps_the_request_id() -> None:

@@ -226,7 +226,7 @@ def test_a_server_limits_how_many_peers_it_serves(make_server, make_client) -> N
     make_client(server, name="first")
     with pytest.raises(IpcError, match="too many peers"):
         make_client(server, name="second")
-    assert server.peer("first") is not None
+    assert server.wait_for_peer("first", WAIT).name == "first"
 
 
 def test_nothing_listening_is_a_clear_error() -> None:
