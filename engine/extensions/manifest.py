@@ -492,17 +492,27 @@ _PATTERN_REASONS = {
 }
 
 
+def published_schema(model: type[BaseModel], title: str) -> dict[str, Any]:
+    """``model``'s JSON Schema as Symphony publishes schemas in ``docs/`` (draft 2020-12)."""
+    schema = model.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = title
+    return schema
+
+
+def schema_text(schema: dict[str, Any]) -> str:
+    """A published schema file's exact text (stable key order)."""
+    return json.dumps(schema, indent=2, sort_keys=True) + "\n"
+
+
 def manifest_schema() -> dict[str, Any]:
     """The JSON Schema of manifests, as published in ``docs/extension-manifest.schema.json``."""
-    schema = Manifest.model_json_schema()
-    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-    schema["title"] = "Symphony extension manifest (symphony-extension.toml)"
-    return schema
+    return published_schema(Manifest, "Symphony extension manifest (symphony-extension.toml)")
 
 
 def render_schema() -> str:
     """The published schema file's exact text."""
-    return json.dumps(manifest_schema(), indent=2, sort_keys=True) + "\n"
+    return schema_text(manifest_schema())
 
 
 if __name__ == "__main__":

@@ -214,15 +214,16 @@ def render_index(index: Index) -> bytes:
 
 def index_schema() -> dict[str, Any]:
     """The JSON Schema of indexes, as published in ``docs/marketplace-index.schema.json``."""
-    schema = Index.model_json_schema()
-    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-    schema["title"] = "Symphony marketplace index"
-    return schema
+    from engine.extensions.manifest import published_schema
+
+    return published_schema(Index, "Symphony marketplace index")
 
 
 def render_schema() -> str:
     """The published schema file's exact text."""
-    return json.dumps(index_schema(), indent=2, sort_keys=True) + "\n"
+    from engine.extensions.manifest import schema_text
+
+    return schema_text(index_schema())
 
 
 if __name__ == "__main__":

@@ -20,3 +20,12 @@ def workspace(tmp_path: Path) -> Path:
     (ws / "secret.log").write_text("noise\n")
     (ws / ".gitignore").write_text("build/\n*.log\n")
     return ws
+
+
+@pytest.fixture
+def plain_shell(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A predictable interactive shell for terminal tests: dash, prompt ``$ ``, no start-up
+    file. Modules opt in with ``pytestmark = pytest.mark.usefixtures("plain_shell")``."""
+    monkeypatch.setenv("SHELL", "/bin/sh")
+    monkeypatch.setenv("PS1", "$ ")
+    monkeypatch.setenv("ENV", "")

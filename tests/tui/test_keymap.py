@@ -16,14 +16,9 @@ from symphony_tui.screens.main import MainScreen
 from symphony_tui.widgets.terminal import Terminal
 from tests.tui.helpers import wait_for
 
+pytestmark = pytest.mark.usefixtures("plain_shell")
+
 SIZE = (100, 30)
-
-
-@pytest.fixture(autouse=True)
-def plain_shell(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("SHELL", "/bin/sh")
-    monkeypatch.setenv("PS1", "$ ")
-    monkeypatch.setenv("ENV", "")
 
 
 def with_keymap(workspace: Path, toml: str) -> SymphonyApp:

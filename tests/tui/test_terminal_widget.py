@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,16 +23,9 @@ from symphony_tui.screens.main import MainScreen
 from symphony_tui.widgets.terminal import Terminal
 from tests.tui.helpers import wait_for
 
+pytestmark = pytest.mark.usefixtures("plain_shell")
+
 SIZE = (100, 30)
-
-
-@pytest.fixture(autouse=True)
-def plain_shell(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """A predictable interactive shell: dash, prompt ``$ ``, no start-up file."""
-    monkeypatch.setenv("SHELL", "/bin/sh")
-    monkeypatch.setenv("PS1", "$ ")
-    monkeypatch.setenv("ENV", "")
-    yield
 
 
 def make_app(workspace: Path) -> SymphonyApp:

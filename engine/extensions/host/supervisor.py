@@ -247,7 +247,7 @@ class HostedExtension(Extension):
     def _failure(self, error: BaseException, step_type: str) -> BaseException:
         if isinstance(error, IpcRemoteError):  # refused (busy, rate limited…), not gone
             return ExtensionError(f"step {step_type} ({self.id}) failed: {error}")
-        if isinstance(error, IpcTimeout | IpcError):
+        if isinstance(error, IpcError):  # the connection is gone (IpcTimeout included)
             why = self._gave_up or self._exit_reason()
             return ExtensionError(f"step {step_type} ({self.id}) failed: the host {why}")
         return error
