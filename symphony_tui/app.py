@@ -11,7 +11,7 @@ import logging
 import os
 import signal
 import threading
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from textual import work
 from textual.app import App, SystemCommand
@@ -21,7 +21,7 @@ from engine.config import LoadedConfig, load_config
 from engine.config.paths import resolve_data_dir, user_config_dir
 from engine.files.recovery import RecoveryStore, recovery_dir
 from engine.runtime import Engine
-from engine.types.errors import ConfigError, RemoteError, ThemeError
+from engine.types.errors import ConfigError, RemoteError, SymphonyError, ThemeError
 from engine.types.messages import (
     Command,
     ConfigChanged,
@@ -47,7 +47,7 @@ from symphony_tui.theme_files import themes_health
 from symphony_tui.themes import FALLBACK_THEME, textual_themes
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping, Sequence
+    from collections.abc import Callable, Iterable, Mapping, Sequence
     from pathlib import Path
     from types import FrameType
 
@@ -55,6 +55,13 @@ if TYPE_CHECKING:
     from textual.screen import Screen
 
 log = logging.getLogger(__name__)
+
+
+class EngineListener(Protocol):
+    """Something on screen that follows engine events (a view of runs, artifacts…)."""
+
+    def engine_events(self, events: Sequence[Event]) -> None:
+        """Called on the UI thread with each batch of engine events, oldest first."""
 
 #: How often the status bar re-checks engine health, in seconds.
 HEALTH_INTERVAL = 10.0
@@ -106,6 +113,7 @@ class SymphonyApp(App[int]):
             self.workspace, overrides=overrides, env=env, watch_config=watch_config
         )
         self.bridge = EngineBridge(self.engine, self)
+        self._engine_listeners: list[EngineListener] = []
         self.last_health: HealthReport | None = None
         self._persisted_theme = ""
         self._health_modal_wanted = False
@@ -246,8 +254,19 @@ class SymphonyApp(App[int]):
     # --- engine events -----------------------------------------------------------------------
 
     def on_engine_events(self, _message: EngineEvents) -> None:
-        for event in self.bridge.drain():
+        events = self.bridge.drain()
+        for event in events:
             self.handle_engine_event(event)
+        for listener in list(self._engine_listeners):
+            listener.engine_events(events)
+
+    def add_engine_listener(self, listener: EngineListener) -> None:
+        """Give ``listener`` every later batch of engine events (views call this on mount)."""
+        self._engine_listeners.append(listener)
+
+    def remove_engine_listener(self, listener: EngineListener) -> None:
+        with contextlib.suppress(ValueError):
+            self._engine_listeners.remove(listener)
 
     def handle_engine_event(self, event: Event) -> None:
         """Reflect one engine event in the UI."""
@@ -334,6 +353,9 @@ class SymphonyApp(App[int]):
         return service.current if service is not None else fallback
 
     def on_command_replied(self, message: CommandReplied) -> None:
+        if message.callback is not None:
+            message.callback(message)
+            return
         if isinstance(message.error, ConfigError) or (
             isinstance(message.error, RemoteError)
             and message.error.remote_code.startswith("config")
@@ -357,6 +379,32 @@ class SymphonyApp(App[int]):
     def send(self, command: Command) -> None:
         """Send a command to the engine; the reply arrives as :class:`CommandReplied`."""
         self.bridge.send(command, timeout=self.loaded.config.core.request_timeout_s)
+
+    def request(
+        self,
+        command: Command,
+        on_reply: Callable[[Any], None],
+        on_error: Callable[[SymphonyError], None] | None = None,
+        *,
+        timeout: float | None = None,
+    ) -> None:
+        """Send a command; ``on_reply`` gets the reply on the UI thread. Without ``on_error``,
+        an error is shown as a notification naming the command."""
+
+        def replied(message: CommandReplied) -> None:
+            if message.error is None:
+                on_reply(message.reply)
+            elif on_error is not None:
+                on_error(message.error)
+            else:
+                self.notify(
+                    str(message.error),
+                    title=f"{type(command).__name__} failed",
+                    severity="error",
+                )
+
+        wait = timeout if timeout is not None else self.loaded.config.core.request_timeout_s
+        self.bridge.send(command, timeout=wait, callback=replied)
 
     def refresh_health(self) -> None:
         """Ask the engine for its health (the status bar updates on reply)."""

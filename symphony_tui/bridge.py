@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import threading
 from collections import deque
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from textual.message import Message
@@ -26,6 +27,9 @@ if TYPE_CHECKING:
     from engine.bus import PendingReply, Subscription
     from engine.runtime import Engine
 
+#: Called on the UI thread with the reply to a command (see :meth:`EngineBridge.send`).
+ReplyCallback = Callable[["CommandReplied"], None]
+
 #: Most events held while the UI is busy; older ones are dropped (the UI only needs the latest
 #: state) and counted in :attr:`EngineBridge.dropped`.
 MAX_BUFFERED_EVENTS = 10_000
@@ -39,12 +43,18 @@ class CommandReplied(Message):
     """The engine answered a command sent through the bridge."""
 
     def __init__(
-        self, command: Command, reply: EngineMessage | None, error: SymphonyError | None
+        self,
+        command: Command,
+        reply: EngineMessage | None,
+        error: SymphonyError | None,
+        callback: ReplyCallback | None = None,
     ) -> None:
         super().__init__()
         self.command = command
         self.reply = reply
         self.error = error
+        #: Given to :meth:`EngineBridge.send`: called with this message on the UI thread.
+        self.callback = callback
 
 
 class EngineBridge:
@@ -98,22 +108,25 @@ class EngineBridge:
 
     # --- UI → engine -------------------------------------------------------------------------
 
-    def send(self, command: Command, *, timeout: float = 30.0) -> None:
-        """Send a command; the reply arrives later as :class:`CommandReplied`."""
+    def send(
+        self, command: Command, *, timeout: float = 30.0, callback: ReplyCallback | None = None
+    ) -> None:
+        """Send a command; the reply arrives later as :class:`CommandReplied` (carrying
+        ``callback``, which the app calls)."""
         try:
             pending = self.engine.bus.request_async(
                 command_topic(command), command, timeout=timeout
             )
         except SymphonyError as e:
-            self._target.post_message(CommandReplied(command, None, e))
+            self._target.post_message(CommandReplied(command, None, e, callback))
             return
 
         def done(p: PendingReply) -> None:
             try:
                 reply: Any = p.result(0)
             except SymphonyError as e:
-                self._target.post_message(CommandReplied(command, None, e))
+                self._target.post_message(CommandReplied(command, None, e, callback))
             else:
-                self._target.post_message(CommandReplied(command, reply, None))
+                self._target.post_message(CommandReplied(command, reply, None, callback))
 
         pending.add_done_callback(done)

@@ -13,9 +13,12 @@ __all__ = [
     "ExtensionList",
     "ExtensionStateChanged",
     "ListExtensions",
+    "ListStepTypes",
     "RunStep",
     "SetExtensionEnabled",
     "StepDone",
+    "StepTypeInfo",
+    "StepTypeList",
 ]
 
 
@@ -37,6 +40,29 @@ class RunStep(Command, frozen=True, kw_only=True):
     inputs: dict[str, Any] = msgspec.field(default_factory=dict)
     extension: str | None = None
     timeout_s: float | None = None
+
+
+class ListStepTypes(Command, frozen=True, kw_only=True):
+    """Every step type enabled extensions offer. Replies :class:`StepTypeList`."""
+
+
+class StepTypeInfo(msgspec.Struct, frozen=True, kw_only=True):
+    """One step type: what a melody's ``uses`` names, who offers it, its config schema."""
+
+    type: str
+    title: str
+    description: str
+    #: Extensions offering it, first is the one declared first (the conductor chooses).
+    providers: tuple[str, ...]
+    #: The ``with`` values as a JSON Schema object (``properties``, ``required``).
+    input_schema: dict[str, Any]
+    outputs: tuple[str, ...] = ()
+
+
+class StepTypeList(Reply, frozen=True, kw_only=True):
+    """Step types, sorted by name."""
+
+    types: tuple[StepTypeInfo, ...]
 
 
 class ExtensionList(Reply, frozen=True, kw_only=True):

@@ -18,9 +18,12 @@ from engine.extensions.manager import ExtensionManager
 from engine.extensions.messages import (
     ExtensionList,
     ListExtensions,
+    ListStepTypes,
     RunStep,
     SetExtensionEnabled,
     StepDone,
+    StepTypeInfo,
+    StepTypeList,
 )
 from engine.extensions.store import ExtensionsDB
 from engine.types.errors import SymphonyError
@@ -150,6 +153,7 @@ class ExtensionsPhase:
             ListExtensions: self._list,
             SetExtensionEnabled: self._set_enabled,
             RunStep: self._run_step,
+            ListStepTypes: self._step_types,
         }
         for cls, fn in handlers.items():
             bus.handle(command_topic(cls), on_payload(fn))
@@ -164,6 +168,22 @@ class ExtensionsPhase:
 
     def _set_enabled(self, cmd: SetExtensionEnabled) -> ExtensionList:
         return ExtensionList(extensions=(self._manager().set_enabled(cmd.id, cmd.enabled),))
+
+    def _step_types(self, _cmd: ListStepTypes) -> StepTypeList:
+        types = []
+        for name, providers in sorted(self._manager().step_types().items()):
+            spec = providers[0][1]
+            types.append(
+                StepTypeInfo(
+                    type=name,
+                    title=spec.title,
+                    description=spec.description,
+                    providers=tuple(ext for ext, _ in providers),
+                    input_schema=spec.input_schema(),
+                    outputs=tuple(spec.outputs),
+                )
+            )
+        return StepTypeList(types=tuple(types))
 
     def _run_step(self, cmd: RunStep) -> StepDone:
         outcome = self._manager().call(

@@ -35,7 +35,7 @@ from symphony_tui.widgets.terminal import Terminal
 from symphony_tui.widgets.welcome import Welcome
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
 
     from textual import events
     from textual.app import ComposeResult
@@ -626,6 +626,32 @@ class MainScreen(Screen[None]):
             return editors.first()
         pane.query_children(FilePreview).first().focus()
         return None
+
+    async def open_view(
+        self, key: str, title: str, make: Callable[[], Widget], *, focus: bool = True
+    ) -> Widget:
+        """Show the view ``key`` (Harmony Board, runs, artifacts…) in a main tab: the open one
+        if there is one, else a new one built by ``make``. Returns the view's widget."""
+        tabs = self.query_one("#main-tabs", TabbedContent)
+        tab_id = f"tab-view-{key}"
+        try:
+            pane = tabs.get_pane(tab_id)
+        except NoMatches:
+            pane = TabPane(title, make(), id=tab_id)
+            await tabs.add_pane(pane)
+        tabs.active = tab_id
+        view = pane.children[0]
+        if focus:
+            view.focus()
+        return view
+
+    def view(self, key: str) -> Widget | None:
+        """The open view ``key``, if any."""
+        try:
+            pane = self.query_one("#main-tabs", TabbedContent).get_pane(f"tab-view-{key}")
+        except NoMatches:
+            return None
+        return pane.children[0] if pane.children else None
 
     def tab_of(self, editor: Editor) -> TabPane | None:
         pane = editor.parent
