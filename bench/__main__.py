@@ -8,6 +8,7 @@ import sys
 from bench import (
     bench_arbitration,
     bench_artifacts,
+    bench_board,
     bench_bus,
     bench_editor,
     bench_ext_host,
@@ -43,6 +44,7 @@ def main() -> None:
     print_table(bench_terminal_ui.TITLE, bench_terminal_ui.run())
     print_table(bench_editor.TITLE, bench_editor.run())
     print_table(bench_vdom.TITLE, bench_vdom.run())
+    print_table(bench_board.TITLE, bench_board.run())
 
 
 if __name__ == "__main__":

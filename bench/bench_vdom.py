@@ -12,7 +12,10 @@ baseline measured in the same run:
 * diff + apply_to the mirror (the whole patch path) vs the same full re-mount;
 * validate of the new tree (every tree a motif sends is checked) vs the same full re-mount;
 * msgpack encode + decode of the tree (msgspec, typed) vs ``json.dumps`` + ``json.loads`` of
-  the same tree as plain dicts; ``decode_tree`` (decode + validate) vs the same json baseline.
+  the same tree as plain dicts; ``decode_tree`` (decode + validate) vs the same json baseline;
+* diff + patch into the Textual renderer (``symphony_tui.motifs.TextualTarget``, real widgets
+  in a headless app, until the app has processed the mounts) vs mounting the new tree in
+  Textual from scratch the same way.
 
 The target of the seed is 1-5 ms for the diff. Run with ``python -m bench.bench_vdom``.
 Nothing here fails on timing.
@@ -191,5 +194,72 @@ def run() -> list[Figure]:
     ]
 
 
+UI_REPEATS = 7
+
+
+def textual_figures(old: Element, new: Element) -> list[Figure]:
+    """Diff + patch into real Textual widgets vs a full re-mount of ``new`` (headless app):
+    the synchronous part (widgets changed or built and mount called), and until the app has
+    processed the mounts and repainted (``pilot.pause()``, which alone costs ~20 ms here)."""
+    import asyncio
+
+    from textual.app import App, ComposeResult
+    from textual.containers import Vertical
+
+    from symphony_tui.motifs import TextualTarget
+
+    class Host(App[None]):
+        def compose(self) -> ComposeResult:
+            yield Vertical(id="host")
+
+    async def measure() -> list[list[float]]:
+        app = Host()
+        samples: list[list[float]] = [[], [], [], []]
+        async with app.run_test(size=(120, 40)) as pilot:
+            target = TextualTarget(app.query_one("#host"))
+
+            def patch() -> None:
+                apply_to(target, diff(old, new))
+
+            def remount() -> None:
+                target.mount(new)
+
+            for _ in range(UI_REPEATS):
+                for slot, update in (
+                    (0, patch),
+                    (2, remount),
+                ):
+                    target.mount(old)
+                    await pilot.pause()
+                    start = time.perf_counter()
+                    update()
+                    samples[slot].append(time.perf_counter() - start)
+                    await pilot.pause()
+                    samples[slot + 1].append(time.perf_counter() - start)
+        return samples
+
+    patch, patch_settled, remount, remount_settled = (
+        statistics.median(s) * 1000 for s in asyncio.run(measure())
+    )
+    return [
+        Figure("diff + patch into Textual widgets", patch, "ms", "Textual full re-mount", remount),
+        Figure(
+            "  … until repainted",
+            patch_settled,
+            "ms",
+            "re-mount until repainted",
+            remount_settled,
+        ),
+    ]
+
+
+def run_with_textual() -> list[Figure]:
+    """:func:`run`'s figures and the Textual renderer's."""
+    rng = random.Random(SEED)
+    before = dashboard_data(rng)
+    old, new = dashboard(before, 500), dashboard(changed(before, rng), 510)
+    return [*run(), *textual_figures(old, new)]
+
+
 if __name__ == "__main__":
-    print_table(TITLE, run())
+    print_table(TITLE, run_with_textual())

@@ -24,6 +24,7 @@ from engine.bus.handlers import on_payload
 from engine.extensions.service import ExtensionsPhase
 from engine.pit.service import PitPhase
 from engine.runs import messages as run_messages
+from engine.runs.phase import RunsPhase
 from engine.types.errors import BootstrapError, SymphonyError
 from engine.types.messages import (
     Ack,
@@ -94,6 +95,7 @@ class Engine:
             self._emit_if_open,
             origins=lambda: self._service().current.origins,
         )
+        self._runs = RunsPhase(self)
         self._boot = Bootstrapper(
             [
                 TypesPhase(),
@@ -102,6 +104,7 @@ class Engine:
                 BusPhase(self.bus, self._register_handlers),
                 self._pit,
                 self._extensions,
+                self._runs,
             ]
         )
         self._thread: threading.Thread | None = None
@@ -283,6 +286,7 @@ class Engine:
             bus.handle(command_topic(cls), on_payload(fn))
         self._pit.register(bus)
         self._extensions.register(bus)
+        self._runs.register(bus)
 
     def _service(self) -> ConfigService:
         if self._config.service is None:

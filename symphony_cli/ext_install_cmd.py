@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
 
     from engine.extensions.installer import Installer
-    from engine.extensions.plan import Candidate, Plan
+    from engine.extensions.plan import Plan
 
 IndexOption = Annotated[
     str | None,
@@ -38,13 +38,9 @@ YesOption = Annotated[
 def _index_location(option: str | None, configured: str, root: Path) -> str | None:
     """``--index`` (relative to the current folder) or ``extensions.marketplace`` (relative to
     the workspace); URLs as they are."""
-    from engine.extensions.transfer import is_url, local_path
+    from engine.extensions.marketplace import index_location
 
-    if option:
-        return option if is_url(option) else str(local_path(option, Path.cwd()).resolve())
-    if configured:
-        return configured if is_url(configured) else str(local_path(configured, root).resolve())
-    return None
+    return index_location(option, Path.cwd()) if option else index_location(configured, root)
 
 
 @contextmanager
@@ -63,24 +59,12 @@ def _installer(ctx: typer.Context, workspace: Path, index: str | None) -> Iterat
         db.close()
 
 
-def _heading(c: Candidate) -> str:
-    kind = c.manifest.extension.type
-    if c.previous is None:
-        action = f"Install {c.id} {c.version} ({kind}, new)"
-    elif str(c.previous.version) == c.version:
-        action = f"Reinstall {c.id} {c.version} ({kind})"
-    else:
-        action = f"Update {c.id} {c.previous.version} → {c.version} ({kind})"
-    needed = c.previous is None and not c.enable  # a dependency nobody named
-    return f"{action} from {c.origin}" + (" (required)" if needed else "")
-
-
 def show_review(plan: Plan) -> None:
     """Print the permission review of every candidate on stderr."""
     from engine.extensions.review import review_lines
 
     for c in plan.candidates:
-        say(_heading(c))
+        say(c.heading())
         if c.sha256:
             say(f"  sha256:        {c.sha256}")
         for dep, spec in c.manifest.extension.requires.items():
@@ -195,12 +179,8 @@ def search(
 ) -> None:
     """List the marketplace index's extensions matching QUERY, with what is installed."""
     with _installer(ctx, workspace, index) as installer:
-        words = query.lower().split()
-        entries = [
-            e
-            for e in installer.index().extensions
-            if all(w in f"{e.id} {e.name} {e.description}".lower() for w in words)
-        ]
+        words = query.split()
+        entries = installer.index().search(query)
         installed = {i: str(x.version) for i, x in installer.installed.items()}
     if json_:
         emit_json(

@@ -58,12 +58,19 @@ class ProcessResult:
 
 @dataclass(frozen=True, slots=True)
 class ArtifactRef:
-    """A stored artifact: its content hash, name and size."""
+    """A stored artifact: its content hash, name and size.
+
+    Attributes:
+        created_at: when it was first stored (unix time); None when not known (a put).
+        tags: its tags, when known (``find`` fills them in).
+    """
 
     hash: str
     name: str | None
     size: int
     media_type: str
+    created_at: float | None = None
+    tags: tuple[str, ...] = ()
 
 
 class Files(ABC):
@@ -137,6 +144,15 @@ class Artifacts(ABC):
     @abstractmethod
     def get_bytes(self, ref: str) -> bytes:
         """The content of an artifact by hash, hash prefix, NAME or NAME@VERSION."""
+
+    @abstractmethod
+    def find(
+        self, *, tags: Sequence[str] = (), producer: str | None = None, limit: int = 20
+    ) -> list[ArtifactRef]:
+        """The newest artifacts carrying every one of ``tags`` and made by ``producer`` (a run,
+        step or extension id: ``symphony.pytest`` matches ``symphony.pytest@0.1.0``), newest
+        first, at most ``limit`` (1 to 1000). A melody step's outputs are a JSON artifact
+        tagged ``step-output`` whose producer is the step's extension."""
 
 
 class ExtensionContext(ABC):

@@ -20,6 +20,7 @@ from textual.binding import Binding
 from engine.config import LoadedConfig, load_config
 from engine.config.paths import resolve_data_dir, user_config_dir
 from engine.files.recovery import RecoveryStore, recovery_dir
+from engine.runs.messages import AnswerRecovery, RecoveryAsked
 from engine.runtime import Engine
 from engine.types.errors import ConfigError, RemoteError, SymphonyError, ThemeError
 from engine.types.messages import (
@@ -62,6 +63,7 @@ class EngineListener(Protocol):
 
     def engine_events(self, events: Sequence[Event]) -> None:
         """Called on the UI thread with each batch of engine events, oldest first."""
+
 
 #: How often the status bar re-checks engine health, in seconds.
 HEALTH_INTERVAL = 10.0
@@ -292,6 +294,34 @@ class SymphonyApp(App[int]):
             )
         elif isinstance(event, HealthChanged):
             self.refresh_health()
+        elif isinstance(event, RecoveryAsked):
+            self._ask_recovery(event)
+
+    def _ask_recovery(self, event: RecoveryAsked) -> None:
+        """A step failed for good and its run waits: ask retry / skip / abort."""
+        from symphony_tui.screens.editor_dialogs import ChoiceDialog
+
+        first = event.error.strip().splitlines()[0] if event.error.strip() else "no message"
+
+        def answered(choice: str | None) -> None:
+            self.request(
+                AnswerRecovery(
+                    run_id=event.run_id,
+                    step_id=event.step_id,
+                    choice=choice if choice in ("retry", "skip") else "abort",
+                ),
+                lambda _reply: None,
+            )
+
+        self.push_screen(
+            ChoiceDialog(
+                f"Step {event.step_id} failed",
+                f"{first[:300]}\n\nRun {event.run_id} waits: try the step again, go on"
+                " without it, or stop the run?",
+                [("retry", "Retry"), ("skip", "Skip"), ("abort", "Abort")],
+            ),
+            answered,
+        )
 
     def _apply_config_change(self, event: ConfigChanged) -> None:
         self.loaded = self.engine_config_or(self.loaded)

@@ -59,6 +59,25 @@ COMMANDS: tuple[PaletteCommand, ...] = (
     PaletteCommand(
         "Delete file", "Delete the selected file or folder (asks first)", "screen.delete_file"
     ),
+    PaletteCommand("Harmony Board", "Open a melody's DAG: run, follow and edit it", "screen.board"),
+    PaletteCommand("Runs", "Recent melody runs; open one on the board", "screen.runs"),
+    PaletteCommand(
+        "Conductor", "Ask in plain words: plan, run and follow a melody", "screen.conductor"
+    ),
+    PaletteCommand(
+        "Artifacts", "Search artifacts: preview, lineage, pin, open", "screen.artifacts"
+    ),
+    PaletteCommand(
+        "Extensions",
+        "Installed extensions: status, permissions, metrics, enable/disable; the marketplace",
+        "screen.extensions",
+    ),
+    PaletteCommand("Panels", "Open a panel an extension (motif) contributes", "screen.panels"),
+    PaletteCommand(
+        "Tests dashboard",
+        "The latest pytest.run results: totals, failures and their text",
+        "screen.open_panel('symphony.test-dashboard', 'Tests')",
+    ),
     PaletteCommand("Quit", "Quit Symphony", "quit"),
 )
 

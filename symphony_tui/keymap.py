@@ -54,8 +54,15 @@ _MOVEMENT = ("cursor_", "page_", "scroll_")
 def scopes() -> list[tuple[str, type[DOMNode]]]:
     """Where bindings live, in the order the help screen lists them."""
     from symphony_tui.app import SymphonyApp
+    from symphony_tui.board.canvas import BoardCanvas
     from symphony_tui.screens.main import MainScreen
+    from symphony_tui.views.artifacts import ArtifactsView
+    from symphony_tui.views.board import BoardView
+    from symphony_tui.views.conductor import ConductorPanel
+    from symphony_tui.views.extensions import ExtensionsView, InstallReviewScreen
+    from symphony_tui.views.runs import RunsView
     from symphony_tui.widgets.editor import CodeArea, FindBar
+    from symphony_tui.widgets.feedback import ProgressScreen
     from symphony_tui.widgets.terminal import Terminal
 
     return [
@@ -64,6 +71,14 @@ def scopes() -> list[tuple[str, type[DOMNode]]]:
         ("Editor", CodeArea),
         ("Find bar", FindBar),
         ("Terminal", Terminal),
+        ("Harmony Board", BoardView),
+        ("Board navigation", BoardCanvas),
+        ("Runs", RunsView),
+        ("Conductor", ConductorPanel),
+        ("Artifacts", ArtifactsView),
+        ("Extensions", ExtensionsView),
+        ("Install review", InstallReviewScreen),
+        ("Progress", ProgressScreen),
     ]
 
 

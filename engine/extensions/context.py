@@ -144,6 +144,25 @@ class LocalArtifacts(Artifacts):
         self._guard.record("artifacts.get", ref)
         return self._store().get_bytes(ref)
 
+    def find(
+        self, *, tags: Sequence[str] = (), producer: str | None = None, limit: int = 20
+    ) -> list[ArtifactRef]:
+        if not 1 <= limit <= 1000:
+            raise ValueError(f"limit must be between 1 and 1000, got {limit}")
+        self._guard.record("artifacts.find", f"tags={list(tags)} producer={producer}")
+        hits = self._store().search("", tags=tags, producer=producer, limit=limit)
+        return [
+            ArtifactRef(
+                hash=hit.hash,
+                name=hit.names[0] if hit.names else None,
+                size=hit.size,
+                media_type=hit.media_type,
+                created_at=hit.created_at,
+                tags=tuple(hit.tags),
+            )
+            for hit in hits
+        ]
+
 
 def _ref(info: Any, name: str | None) -> ArtifactRef:
     return ArtifactRef(hash=info.hash, name=name, size=info.size, media_type=info.media_type)

@@ -49,7 +49,7 @@ if TYPE_CHECKING:
 
     from engine.extensions.discovery import Found
     from engine.extensions.manifest import Manifest, StepTypeSpec
-    from engine.extensions.store import ExtensionsDB
+    from engine.extensions.store import ExtensionsDB, RegistryRow
     from engine.pit.artifacts.store import ArtifactStore
     from symphony_sdk.base import Extension
 
@@ -255,48 +255,51 @@ class ExtensionManager:
     def _register(self) -> None:
         pinned = self._db.registry() if self._db is not None else {}
         for rec in self._records.values():
-            found = rec.found
-            row = pinned.get(rec.id)
-            assert found.digest is not None
-            untrusted_new = row is None and not found.trusted
-            builtin = found.source == "builtin"
-            if row is not None and not builtin and row.path != str(found.path):
-                self._move(
-                    rec,
-                    State.FAILED,
-                    f"another extension claims the id {rec.id}: {found.path} (the registered"
-                    f" one is {row.path}); `symphony ext enable {rec.id}` switches to this one",
-                )
-                continue
-            if row is None or (
-                builtin and (row.manifest_hash != found.digest or row.path != str(found.path))
-            ):
-                # First sight (or a Symphony upgrade of a built-in): pin this manifest. One
-                # that only the workspace's configuration names starts disabled.
-                self._pin(rec, enabled=not untrusted_new)
-                if untrusted_new:
-                    rec.enabled = False
-            elif row.manifest_hash != found.digest:
-                self._move(
-                    rec,
-                    State.FAILED,
-                    f"its manifest changed since it was pinned (sha256 {row.manifest_hash[:12]}…,"
-                    f" now {found.digest[:12]}…); review it with `symphony ext info {rec.id}` and"
-                    f" accept it with `symphony ext enable {rec.id}`",
-                )
-                continue
-            if row is not None and not row.enabled:
-                rec.enabled = False
-            self._move(rec, State.INSTALLED)
-            rec.enabled = rec.enabled and self._config_allows(rec.id)
+            self._register_one(rec, pinned)
+
+    def _register_one(self, rec: _Record, pinned: Mapping[str, RegistryRow]) -> None:
+        found = rec.found
+        row = pinned.get(rec.id)
+        assert found.digest is not None
+        untrusted_new = row is None and not found.trusted
+        builtin = found.source == "builtin"
+        if row is not None and not builtin and row.path != str(found.path):
+            self._move(
+                rec,
+                State.FAILED,
+                f"another extension claims the id {rec.id}: {found.path} (the registered"
+                f" one is {row.path}); `symphony ext enable {rec.id}` switches to this one",
+            )
+            return
+        if row is None or (
+            builtin and (row.manifest_hash != found.digest or row.path != str(found.path))
+        ):
+            # First sight (or a Symphony upgrade of a built-in): pin this manifest. One
+            # that only the workspace's configuration names starts disabled.
+            self._pin(rec, enabled=not untrusted_new)
             if untrusted_new:
-                rec.reason = (
-                    "new, from a folder the workspace's own configuration names: review it"
-                    f" with `symphony ext info {rec.id}`, enable it with"
-                    f" `symphony ext enable {rec.id}`"
-                )
-            elif not rec.enabled:
-                rec.reason = self._disabled_reason(rec.id)
+                rec.enabled = False
+        elif row.manifest_hash != found.digest:
+            self._move(
+                rec,
+                State.FAILED,
+                f"its manifest changed since it was pinned (sha256 {row.manifest_hash[:12]}…,"
+                f" now {found.digest[:12]}…); review it with `symphony ext info {rec.id}` and"
+                f" accept it with `symphony ext enable {rec.id}`",
+            )
+            return
+        if row is not None and not row.enabled:
+            rec.enabled = False
+        self._move(rec, State.INSTALLED)
+        rec.enabled = rec.enabled and self._config_allows(rec.id)
+        if untrusted_new:
+            rec.reason = (
+                "new, from a folder the workspace's own configuration names: review it"
+                f" with `symphony ext info {rec.id}`, enable it with"
+                f" `symphony ext enable {rec.id}`"
+            )
+        elif not rec.enabled:
+            rec.reason = self._disabled_reason(rec.id)
 
     def _pin(self, rec: _Record, *, enabled: bool = True) -> None:
         if self._db is None:
@@ -599,6 +602,20 @@ class ExtensionManager:
                 result.setdefault(spec.type, []).append((rec.id, spec))
         return result
 
+    def active_instance(self, ext_id: str) -> Extension:
+        """The instance of an enabled extension, loaded and activated first if need be (a
+        motif's panel opening activates it, as a step call does).
+
+        Raises:
+            UsageError: unknown id.
+            ExtensionError: it is disabled, failed, or does not activate in time.
+        """
+        rec = self._get(ext_id)
+        self._ensure_active(rec)
+        if rec.instance is None:
+            raise ExtensionError(f"extension {ext_id} is not loaded")
+        return rec.instance
+
     def metrics(self, ext_id: str) -> CallStats:
         """This session's call metrics of one extension."""
         return self._get(ext_id).metrics.stats()
@@ -668,6 +685,47 @@ class ExtensionManager:
             with rec.lock:
                 self._load(rec)
         return self.status(ext_id)
+
+    def adopt(self, found: Found) -> ExtensionStatus:
+        """Take in an extension the installer has just put in place (new, or a new version of
+        one this manager knows, which is deactivated and replaced) and load it, activating it
+        when it asks for ``on_startup`` — bounded by its activation timeout.
+
+        Raises:
+            ExtensionError: its manifest is invalid.
+        """
+        if found.manifest is None:
+            raise ExtensionError(f"{found.path}: {found.error}")
+        ext_id = found.manifest.id
+        old = self._records.get(ext_id)
+        if old is not None:
+            old.enabled = False  # first, so no new call starts on the old version
+            with old.lock:
+                self._deactivate(old)
+                _shutdown(old.instance)
+        rec = _Record(found, id=ext_id)
+        with self._lock:
+            self._records[ext_id] = rec
+            self._broken = [b for b in self._broken if b.found.path != found.path]
+        self._register_one(rec, self._db.registry() if self._db is not None else {})
+        if rec.state is State.INSTALLED and rec.enabled:
+            self._bring_up_within(rec)
+        return self.status(ext_id)
+
+    def _bring_up_within(self, rec: _Record) -> None:
+        """Load (and activate, if it asks for ``on_startup``) ``rec`` on a thread of its own,
+        waiting at most its activation timeout."""
+        activate = rec.manifest.activates_on_startup()
+        thread = threading.Thread(
+            target=self._bring_up, args=(rec, activate), name=f"ext-adopt:{rec.id}", daemon=True
+        )
+        thread.start()
+        thread.join(self._timeout_of(rec))
+        if thread.is_alive():
+            step = "activating" if rec.state is State.ACTIVATING else "loading"
+            self._move(
+                rec, State.FAILED, f"{step} did not finish within {self._timeout_of(rec):g} s"
+            )
 
     # --- calls ---------------------------------------------------------------------------------
 

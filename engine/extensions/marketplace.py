@@ -26,7 +26,7 @@ is never partly used. ``docs/marketplace-index.schema.json`` is generated from t
 from __future__ import annotations
 
 import json
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -34,12 +34,16 @@ from engine.extensions.manifest import ID_RE, SEMVER_RE, ExtensionType, Permissi
 from engine.extensions.semver import Range, Version, VersionError
 from engine.types.errors import MarketplaceError
 
+if TYPE_CHECKING:
+    from pathlib import Path
+
 __all__ = [
     "FORMAT",
     "MAX_INDEX_BYTES",
     "Index",
     "IndexEntry",
     "IndexVersion",
+    "index_location",
     "index_schema",
     "load_index",
     "parse_index",
@@ -149,6 +153,26 @@ class Index(_Strict):
 
     def get(self, ext_id: str) -> IndexEntry | None:
         return next((e for e in self.extensions if e.id == ext_id), None)
+
+    def search(self, query: str) -> list[IndexEntry]:
+        """The entries whose id, name or description contain every word of ``query``
+        (case-insensitive; an empty query matches all), in index order."""
+        words = query.lower().split()
+        return [
+            e
+            for e in self.extensions
+            if all(w in f"{e.id} {e.name} {e.description}".lower() for w in words)
+        ]
+
+
+def index_location(configured: str, root: Path) -> str | None:
+    """Where ``extensions.marketplace`` points: an http(s) URL as it is, a path resolved
+    against the workspace ``root`` (None: no index is configured)."""
+    from engine.extensions.transfer import is_url, local_path
+
+    if not configured:
+        return None
+    return configured if is_url(configured) else str(local_path(configured, root).resolve())
 
 
 def _json_path(loc: tuple[int | str, ...]) -> str:

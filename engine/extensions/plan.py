@@ -127,6 +127,22 @@ class Candidate:
     def needs_confirmation(self) -> bool:
         return self.previous is None or bool(self.widened)
 
+    @property
+    def required_only(self) -> bool:
+        """A new dependency nobody named: installed because another extension requires it."""
+        return self.previous is None and not self.enable
+
+    def heading(self) -> str:
+        """The review's heading: ``Install acme.x 1.0.0 (operator, new) from archive …``."""
+        kind = self.manifest.extension.type
+        if self.previous is None:
+            action = f"Install {self.id} {self.version} ({kind}, new)"
+        elif str(self.previous.version) == self.version:
+            action = f"Reinstall {self.id} {self.version} ({kind})"
+        else:
+            action = f"Update {self.id} {self.previous.version} → {self.version} ({kind})"
+        return f"{action} from {self.origin}" + (" (required)" if self.required_only else "")
+
 
 @dataclass(slots=True)
 class Plan:

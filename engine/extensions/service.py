@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from engine.bus.handlers import on_payload
 from engine.config.paths import resolve_data_dir
 from engine.extensions.discovery import discover
+from engine.extensions.installing import InstallCommands
 from engine.extensions.manager import ExtensionManager
 from engine.extensions.messages import (
     ExtensionList,
@@ -25,6 +26,14 @@ from engine.extensions.messages import (
     StepTypeInfo,
     StepTypeList,
 )
+from engine.extensions.motif_messages import (
+    ClosePanel,
+    ListPanels,
+    OpenPanel,
+    PanelEvent,
+    PanelList,
+)
+from engine.extensions.motifs import MotifService
 from engine.extensions.store import ExtensionsDB
 from engine.types.errors import SymphonyError
 from engine.types.messages import Command, ComponentHealth, Event, HealthStatus, command_topic
@@ -94,6 +103,8 @@ class ExtensionsPhase:
         self._db: ExtensionsDB | None = None
         self._db_error: str | None = None
         self.manager: ExtensionManager | None = None
+        #: The motif panels (answers OpenPanel, PanelEvent, ClosePanel, ListPanels).
+        self.motifs = MotifService(self._manager, emit)
 
     def start(self) -> None:
         config = self._config()
@@ -125,6 +136,7 @@ class ExtensionsPhase:
         return origin.layer if origin is not None else None
 
     def stop(self) -> None:
+        self.motifs.stop()
         if self.manager is not None:
             self.manager.stop()
             self.manager = None
@@ -155,8 +167,24 @@ class ExtensionsPhase:
             RunStep: self._run_step,
             ListStepTypes: self._step_types,
         }
+        # Details, the marketplace and installs (engine.extensions.installing).
+        handlers.update(
+            InstallCommands(
+                self.workspace, self._config, self._manager, lambda: self._db, self._emit
+            ).handlers()
+        )
+        handlers.update(self._motif_handlers())
         for cls, fn in handlers.items():
             bus.handle(command_topic(cls), on_payload(fn))
+
+    def _motif_handlers(self) -> dict[type[Command], Callable[[Any], Message]]:
+        motifs = self.motifs
+        return {
+            ListPanels: lambda _cmd: PanelList(panels=tuple(motifs.panels())),
+            OpenPanel: motifs.open,
+            PanelEvent: motifs.event,
+            ClosePanel: motifs.close,
+        }
 
     def _manager(self) -> ExtensionManager:
         if self.manager is None:

@@ -229,3 +229,38 @@ class QuickOpen(ModalScreen[str | None]):
     def action_cancel(self) -> None:
         """Close without opening anything."""
         self.dismiss(None)
+
+
+class PickDialog(ModalScreen[str | None]):
+    """Pick one of a few named things (a melody, a step); dismisses with its id, or None on
+    ``escape``. Each choice is ``(id, label, note)``; notes are shown dimmed."""
+
+    CSS_PATH = "editor_dialogs.tcss"
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, title: str, choices: Sequence[tuple[str, str, str]]) -> None:
+        super().__init__(classes="dialog")
+        self.title_text = title
+        self.choices = list(choices)
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog-box"):
+            yield Static(self.title_text, classes="dialog-title")
+            yield OptionList(
+                *(
+                    Option(Text.assemble(label, ("  " + note if note else "", "dim")), id=key)
+                    for key, label, note in self.choices
+                ),
+                id="pick-list",
+            )
+
+    def on_mount(self) -> None:
+        self.query_one(OptionList).focus()
+
+    @on(OptionList.OptionSelected)
+    def _selected(self, event: OptionList.OptionSelected) -> None:
+        event.stop()
+        self.dismiss(event.option.id)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)

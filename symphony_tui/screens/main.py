@@ -9,10 +9,11 @@ file operations.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -21,12 +22,14 @@ from textual.screen import Screen
 from textual.widgets import DirectoryTree, Footer, Static, TabbedContent, TabPane, Tabs
 
 from engine.files.text import decode_text
+from engine.runs.messages import ListMelodies
 from engine.terminal.transcripts import Transcript, transcript_command
 from engine.types.errors import SymphonyError
 from symphony_tui.keymap import key_rows, keys_for
-from symphony_tui.screens.editor_dialogs import ChoiceDialog, InputDialog
+from symphony_tui.screens.editor_dialogs import ChoiceDialog, InputDialog, PickDialog
 from symphony_tui.screens.file_actions import FileActions
 from symphony_tui.screens.workspace_recovery import WorkspaceRecovery
+from symphony_tui.views.conductor import ConductorPanel
 from symphony_tui.widgets.editor import Editor, editor_label, read_for_editing
 from symphony_tui.widgets.explorer import Explorer
 from symphony_tui.widgets.preview import FilePreview
@@ -45,6 +48,7 @@ if TYPE_CHECKING:
     from engine.config.models import EditorConfig
     from engine.files.recovery import RecoveryStore
     from symphony_tui.app import SymphonyApp
+    from symphony_tui.views.runs import RunsView
 
 
 log = logging.getLogger(__name__)
@@ -55,6 +59,8 @@ RECOVERY_INTERVAL = 5.0
 TAB_TITLE_LIMIT = 24
 #: Actions that need an editor in the active tab (hidden from the footer otherwise).
 EDITOR_ACTIONS = frozenset({"save", "find", "replace", "go_to_line"})
+#: The explorer's file operations, bound to plain keys.
+FILE_ACTIONS = frozenset({"new_file", "rename_file", "delete_file"})
 #: Keys the welcome view leaves out: they only make sense in one place, or are for later.
 WELCOME_SKIPS = EDITOR_ACTIONS | {
     "new_file",
@@ -135,6 +141,27 @@ class MainScreen(Screen[None]):
             tooltip="Make the sidebar narrower",
             id="sidebar_narrower",
         ),
+        Binding("f3", "board", "Board", tooltip="Open a melody on the Harmony Board", id="board"),
+        Binding("f4", "runs", "Runs", show=False, tooltip="Recent melody runs", id="runs"),
+        Binding(
+            "f8", "artifacts", "Artifacts", show=False, tooltip="Search artifacts", id="artifacts"
+        ),
+        Binding(
+            "f9",
+            "extensions",
+            "Extensions",
+            show=False,
+            tooltip="Installed extensions and the marketplace",
+            id="extensions",
+        ),
+        Binding(
+            "ctrl+k",
+            "conductor",
+            "Ask",
+            show=False,
+            tooltip="Ask the conductor to plan and run something",
+            id="conductor",
+        ),
         Binding(
             "ctrl+o",
             "quick_open",
@@ -210,6 +237,7 @@ class MainScreen(Screen[None]):
                     )
                 with TabbedContent(id="panel"):
                     yield TabPane("Terminal", id="panel-terminal")
+                    yield TabPane("Conductor", ConductorPanel(id="conductor"), id="panel-conductor")
         yield StatusBar(id="status")
         yield Footer()
 
@@ -408,19 +436,130 @@ class MainScreen(Screen[None]):
         return widget is not None and self.query_one("#panel") in widget.ancestors_with_self
 
     async def action_toggle_panel(self) -> None:
-        """Show the bottom panel with its terminal (focused), or hide it."""
-        panel = self.query_one("#panel")
+        """Show the bottom panel with its active tab focused (the terminal starts when first
+        shown), or hide it."""
+        panel = self.query_one("#panel", TabbedContent)
         if panel.display:
             self._hide_panel()
             return
         focused = self.focused
         self._focus_before_panel = focused
         panel.display = True
+        if panel.active == "panel-conductor":
+            self.query_one(ConductorPanel).focus()
+            return
         terminal = self.panel_terminal
         if terminal is None:
             terminal = self._new_terminal(None)
             await self.query_one("#panel-terminal").mount(terminal)
         terminal.focus()
+
+    async def action_conductor(self) -> None:
+        """Show the conductor panel with its prompt focused."""
+        panel = self.query_one("#panel", TabbedContent)
+        if not panel.display:
+            self._focus_before_panel = self.focused
+            panel.display = True
+        panel.active = "panel-conductor"
+        self.query_one(ConductorPanel).focus()
+
+    async def action_board(self, target: str = "", run_id: str = "") -> None:
+        """Open a melody on the Harmony Board (asks which one when there are several)."""
+        if target:
+            await self._open_board(target, run_id or None)
+            return
+
+        def listed(reply: Any) -> None:
+            melodies = list(reply.melodies)
+            if not melodies:
+                self.notify(
+                    "No melody in this workspace: add one to .symphony/melodies/"
+                    " (see docs/melodies.md)",
+                    title="Harmony Board",
+                    severity="warning",
+                )
+            elif len(melodies) == 1:
+                self.run_worker(self._open_board(melodies[0].path, None))
+            else:
+
+                def picked(path: str | None) -> None:
+                    if path:
+                        self.run_worker(self._open_board(path, None))
+
+                self.app.push_screen(
+                    PickDialog(
+                        "Open a melody on the Harmony Board",
+                        [(m.path, m.name, self.relative(Path(m.path))) for m in melodies],
+                    ),
+                    picked,
+                )
+
+        self.symphony.request(ListMelodies(), listed)
+
+    async def _open_board(self, target: str, run_id: str | None, *, file: bool = True) -> None:
+        from symphony_tui.views.board import BoardView
+
+        key = "board-" + hashlib.sha1(target.encode()).hexdigest()[:10]
+        name = Path(target).stem if file else target
+        view = await self.open_view(
+            key, f"◆ {name}", lambda: BoardView(target if file else "", run_id=run_id)
+        )
+        if run_id and isinstance(view, BoardView) and view.run_id != run_id:
+            view.run_id = run_id
+            view.load()
+
+    def action_panels(self) -> None:
+        """Open a panel a motif extension contributes (asks which one)."""
+        from engine.extensions.motif_messages import ListPanels
+
+        def listed(reply: Any) -> None:
+            panels = {p.id: p for p in reply.panels}
+            if not panels:
+                self.notify("No enabled extension contributes a panel", title="Panels")
+                return
+
+            def picked(panel_id: str | None) -> None:
+                if panel_id:
+                    self.run_worker(self.open_panel(panel_id, panels[panel_id].title))
+
+            self.app.push_screen(
+                PickDialog("Open a panel", [(p.id, p.title, p.extension) for p in panels.values()]),
+                picked,
+            )
+
+        self.symphony.request(ListPanels(), listed)
+
+    async def open_panel(self, panel_id: str, title: str) -> None:
+        """Show a motif's panel in a main tab."""
+        from symphony_tui.motifs import MotifView
+
+        await self.open_view(MotifView.view_key(panel_id), title, lambda: MotifView(panel_id))
+
+    async def action_artifacts(self) -> None:
+        """Open the artifacts view (search, preview, lineage, pin)."""
+        from symphony_tui.views.artifacts import ArtifactsView
+
+        await self.open_view("artifacts", "Artifacts", ArtifactsView)
+
+    async def action_extensions(self) -> None:
+        """Open the extensions view (installed extensions and the marketplace)."""
+        from symphony_tui.views.extensions import ExtensionsView
+
+        await self.open_view("extensions", "Extensions", ExtensionsView)
+
+    async def action_runs(self) -> None:
+        """Open the runs view."""
+        from symphony_tui.views.runs import RunsView
+
+        await self.open_view("runs", "Runs", RunsView)
+
+    async def on_runs_view_open_run(self, event: RunsView.OpenRun) -> None:
+        """Open a run on the board: its melody file, or (a plan of ``ask``, a file gone) the
+        definition the run pinned, read-only."""
+        event.stop()
+        run = event.run
+        target = run.path if Path(run.path).is_file() else ""
+        await self._open_board(target or f"run {run.id}", run.id, file=bool(target))
 
     def _hide_panel(self) -> None:
         panel = self.query_one("#panel")
@@ -577,9 +716,17 @@ class MainScreen(Screen[None]):
         return [editor for editor in self.editors if editor.dirty]
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """Editor keys work (and show in the footer) only while an editor tab is active."""
+        """Editor keys work (and show in the footer) only while an editor tab is active; the
+        explorer's plain file keys not while a view (board, artifacts…) has the focus."""
         if action in EDITOR_ACTIONS:
             return self.active_editor is not None
+        if action in FILE_ACTIONS:
+            # Plain keys: inside a view (board, artifacts…) they are the view's letters.
+            focused = self.focused
+            return focused is None or not any(
+                isinstance(node, TabPane) and (node.id or "").startswith("tab-view-")
+                for node in focused.ancestors
+            )
         return True
 
     async def open_file(self, path: Path, *, missing_ok: bool = False) -> Editor | None:

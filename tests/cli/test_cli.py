@@ -132,6 +132,7 @@ def test_doctor_reports_every_component_healthy(workspace: Path) -> None:
         "bus",
         "pit",
         "extensions",
+        "runs",
     ]
 
 

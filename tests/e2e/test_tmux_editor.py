@@ -64,22 +64,22 @@ def test_quick_open_edit_save_and_quit_prompt(tmux: Tmux, workspace: Path, tmp_p
 
 
 def test_remapped_keys_and_f1_help(tmux: Tmux, workspace: Path, tmp_path: Path) -> None:
-    """A project keymap moves quick open to ctrl+k; F1 shows it; the old key does nothing."""
+    """A project keymap moves quick open to ctrl+u; F1 shows it; the old key does nothing."""
     (workspace / ".symphony").mkdir(exist_ok=True)
     (workspace / ".symphony" / "config.toml").write_text(
-        '[ide.keymap]\nquick_open = "ctrl+k"\nsav = "f5"\n'
+        '[ide.keymap]\nquick_open = "ctrl+u"\nsav = "f5"\n'
     )
     exit_file = tmp_path / "exit-code"
     start(tmux, workspace, exit_file, size=(100, 30))
     screen = tmux.wait_for("engine healthy")
-    assert "^k  Open a file by name" in screen
+    assert "^u  Open a file by name" in screen
     tmux.wait_for("Key bindings skipped")  # the unknown id, in a notification
     tmux.keys("F1")
     tmux.wait_for("filter: key, action, place or id")
     tmux.run("send-keys", "-t", "e2e", "-l", "quick")
     screen = tmux.wait_for("quick_open")
     row = next(line for line in screen.splitlines() if "quick_open" in line)
-    assert "ctrl+k" in row and "Open a file by name" in row
+    assert "ctrl+u" in row and "Open a file by name" in row
     tmux.keys("Escape")
     time.sleep(0.3)
     tmux.keys("C-o")

@@ -51,6 +51,7 @@ def test_start_answers_commands_and_stop_leaves_no_threads(workspace: Path) -> N
         "bus",
         "pit",
         "extensions",
+        "runs",
     ]
     assert isinstance(events.get(timeout=5), EngineStarted)
 
@@ -87,6 +88,7 @@ def test_invalid_config_fails_start_up_rolls_back_and_tells_listeners(workspace:
         "bus": "skipped",
         "pit": "skipped",
         "extensions": "skipped",
+        "runs": "skipped",
     }
     engine.stop()
     assert engine_threads() == before

@@ -61,8 +61,8 @@ def test_every_remappable_binding_has_a_unique_place_and_a_description() -> None
 
 
 def test_unknown_ids_are_refused_with_a_suggestion_and_the_rest_applies() -> None:
-    valid, problems = check_keymap({"sav": "f5", "quick_open": "ctrl+k"})
-    assert valid == {"quick_open": "ctrl+k"}
+    valid, problems = check_keymap({"sav": "f5", "quick_open": "ctrl+u"})
+    assert valid == {"quick_open": "ctrl+u"}
     assert problems == [
         "ide.keymap.sav: no action has this id (did you mean 'save'?); F1 lists them"
     ]
@@ -110,21 +110,21 @@ async def test_a_remapped_save_key_saves_and_the_old_one_does_not(workspace: Pat
 async def test_problems_are_reported_and_the_welcome_view_shows_the_new_keys(
     workspace: Path,
 ) -> None:
-    app = with_keymap(workspace, 'quick_open = "ctrl+k"\nnot_an_action = "f9"\n')
+    app = with_keymap(workspace, 'quick_open = "ctrl+u"\nnot_an_action = "f9"\n')
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         assert [n.title for n in app._notifications] == ["Key bindings skipped"]
         assert "ide.keymap.not_an_action" in next(iter(app._notifications)).message
         welcome = screen_of(app).query_one("#welcome-keys", Static)
-        assert ("^k", "Open a file by name") in screen_of(app).key_help()
-        assert "^o" not in shown(welcome) and "^k" in shown(welcome)
-        await pilot.press("ctrl+k")
+        assert ("^u", "Open a file by name") in screen_of(app).key_help()
+        assert "^o" not in shown(welcome) and "^u" in shown(welcome)
+        await pilot.press("ctrl+u")
         await pilot.pause(0.2)
         assert type(app.screen).__name__ == "QuickOpen"
 
 
 async def test_terminal_keys_follow_the_keymap(workspace: Path) -> None:
-    app = with_keymap(workspace, 'terminal_leave = "f9"\ntoggle_panel = "f8"\n')
+    app = with_keymap(workspace, 'terminal_leave = "f9"\ntoggle_panel = "f10"\n')
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("ctrl+n")
         await wait_for(pilot, lambda: isinstance(app.focused, Terminal))
@@ -135,11 +135,11 @@ async def test_terminal_keys_follow_the_keymap(workspace: Path) -> None:
         await pilot.press("ctrl+g")
         await pilot.pause(0.1)
         assert app.focused is terminal
-        await pilot.press("f8")  # let through to the screen: the panel opens
+        await pilot.press("f10")  # let through to the screen: the panel opens
         await wait_for(pilot, lambda: screen_of(app).panel_terminal is not None)
         panel_terminal = screen_of(app).panel_terminal
         assert app.focused is panel_terminal
-        await pilot.press("f8")
+        await pilot.press("f10")
         await pilot.pause()
         assert app.focused is terminal
         await pilot.press("f9")

@@ -109,6 +109,14 @@ class Capabilities:
                     tags=a.get("tags") or (),
                 )
             ),
+            "ctx.artifacts.find": lambda p, a: [
+                _ref(ref)
+                for ref in self._context(a).artifacts.find(
+                    tags=a.get("tags") or (),
+                    producer=a.get("producer"),
+                    limit=int(a.get("limit", 20)),
+                )
+            ],
             "ctx.scratch": lambda p, a: str(self._step(a).scratch_in(self.scratch_root)),
         }
         for method, fn in plain.items():

@@ -151,6 +151,14 @@ class RemoteArtifacts(Artifacts):
     def get_bytes(self, ref: str) -> bytes:
         return self._link.read("ctx.artifacts.get_bytes", ref=ref)
 
+    def find(
+        self, *, tags: Sequence[str] = (), producer: str | None = None, limit: int = 20
+    ) -> list[ArtifactRef]:
+        found = self._link.ask(
+            "ctx.artifacts.find", tags=list(tags), producer=producer, limit=limit
+        )
+        return [ArtifactRef(**{**item, "tags": tuple(item.get("tags") or ())}) for item in found]
+
 
 class RemoteContext(ExtensionContext):
     """An extension's context for its activation, served by the engine over the bus."""

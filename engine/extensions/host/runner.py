@@ -8,6 +8,9 @@ workspace). It connects, then answers:
 - ``host.activate`` — ``activate(ctx)`` with a :class:`RemoteContext` and the settings given;
 - ``host.step`` — run one ``@step`` method with a :class:`RemoteStepContext`;
 - ``host.deactivate`` — ``deactivate()``;
+- ``host.motif.render`` — a motif's ``render(panel)``, the tree validated and encoded with
+  :mod:`symphony_sdk.vdom.codec`; ``host.motif.event`` — its ``on_event(panel, event)``; a
+  motif's ``refresh(panel)`` goes to the engine as the event ``motif.refresh``;
 - events ``host.cancel`` (a call's cancel event) and ``ctx.run.output`` (a running program's
   output for its ``on_output`` callback).
 
@@ -31,6 +34,7 @@ from engine.extensions.host.wire import failure, success
 from engine.extensions.loading import load_extension
 from engine.ipc import ENV_ADDRESS, ENV_SECRET, ENV_SECRET_FILE, Client, Settings
 from engine.types.errors import ExtensionError
+from symphony_sdk.base import Motif
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -80,6 +84,7 @@ class Host:
         self.context: RemoteContext | None = None
         self._cancels: dict[int, threading.Event] = {}
         self._lock = threading.Lock()
+        self._motif_lock = threading.Lock()  # render and on_event never run at once
 
     def register(self) -> None:
         client = self.client
@@ -87,6 +92,8 @@ class Host:
         client.handle("host.activate", self._guarded(self.activate))
         client.handle("host.step", self._guarded(self.step))
         client.handle("host.deactivate", self._guarded(self.deactivate))
+        client.handle("host.motif.render", self._guarded(self.motif_render))
+        client.handle("host.motif.event", self._guarded(self.motif_event))
         client.on_event("host.cancel", self._cancel)
         client.on_event("ctx.run.output", lambda _peer, _topic, data: self.outputs.deliver(data))
 
@@ -107,7 +114,36 @@ class Host:
         root = spec.get("import_root")
         self.instance = load_extension(spec["entry"], Path(root) if root else None, spec["type"])
         self.handlers = dict(step_handlers(self.instance))
+        if isinstance(self.instance, Motif):
+            client = self.client
+            self.instance.bind_refresh(
+                lambda panel: client.notify("motif.refresh", {"panel": panel})
+            )
         return sorted(self.handlers)
+
+    def _motif(self) -> Motif:
+        if not isinstance(self.instance, Motif) or self.context is None:
+            raise ExtensionError("this extension is not an active motif")
+        return self.instance
+
+    def motif_render(self, params: Mapping[str, Any]) -> bytes:
+        from symphony_sdk.vdom import Element, encode, validate
+
+        panel = str(params["panel"])
+        with self._motif_lock:
+            tree = self._motif().render(panel)
+        if not isinstance(tree, Element):
+            raise ExtensionError(
+                f"render({panel!r}) returned {type(tree).__name__}, not an Element"
+            )
+        return encode(validate(tree))
+
+    def motif_event(self, params: Mapping[str, Any]) -> None:
+        from symphony_sdk.vdom import decode_event
+
+        event = decode_event(bytes(params["event"]))
+        with self._motif_lock:
+            self._motif().on_event(str(params["panel"]), event)
 
     def activate(self, params: Mapping[str, Any]) -> None:
         if self.instance is None:

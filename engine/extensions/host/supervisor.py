@@ -70,6 +70,8 @@ BACKOFF_S = 0.5
 CANCEL_GRACE_S = 2.0
 #: Lines of the host's stderr kept for crash reports.
 STDERR_LINES = 20
+#: Seconds a motif's render or on_event may take in its host.
+MOTIF_CALL_TIMEOUT_S = 30.0
 
 
 class HostedExtension(Extension):
@@ -123,6 +125,7 @@ class HostedExtension(Extension):
         self._inflight: dict[int, list[Any]] = {}
         self._watcher: threading.Thread | None = None
         self._crashed: subprocess.Popen[bytes] | None = None
+        self._motif_refresh: Callable[[str | None], object] | None = None
 
     # --- what the manager calls --------------------------------------------------------------
 
@@ -209,6 +212,41 @@ class HostedExtension(Extension):
             detail = f"{type(e).__name__}: {message}" if message else type(e).__name__
             raise ExtensionError(f"step {step_type} ({self.id}) failed: {detail}") from e
 
+    # --- motifs ------------------------------------------------------------------------------
+
+    def motif_call(self, method: str, params: Mapping[str, Any]) -> Any:
+        """Call ``host.motif.<method>`` (``render`` or ``event``) in the host and return the
+        result; a motif's own exception is an :class:`ExtensionError` naming it.
+
+        Raises:
+            ExtensionError: the call failed, or the host is gone (it is restarted next time).
+        """
+        server = self._ready()
+        try:
+            peer = server.wait_for_peer(self.id, 1.0)
+            reply = peer.call(f"host.motif.{method}", dict(params), timeout=MOTIF_CALL_TIMEOUT_S)
+        except IpcError as e:
+            if not isinstance(e, IpcRemoteError):
+                self._note_crash(str(e))
+            why = str(e) if isinstance(e, IpcRemoteError) else self._gave_up or self._exit_reason()
+            raise ExtensionError(f"motif {self.id}: {method} failed: {why}") from e
+        try:
+            return unwrap(reply)
+        except ForeignError as e:
+            message = str(e).strip()
+            detail = f"{type(e).__name__}: {message}" if message else type(e).__name__
+            raise ExtensionError(f"motif {self.id}: {method} failed: {detail}") from e
+
+    def connect_refresh(self, sink: Callable[[str | None], object] | None) -> None:
+        """Call ``sink(panel)`` when the motif in the host asks to be rendered again."""
+        self._motif_refresh = sink
+
+    def _on_motif_refresh(self, _peer: object, _topic: str, data: Any) -> None:
+        sink = self._motif_refresh
+        panel = data.get("panel") if isinstance(data, dict) else None
+        if sink is not None:
+            sink(panel if isinstance(panel, str) else None)
+
     # --- cancellation ------------------------------------------------------------------------
 
     def _watch(self, call: int, ctx: LocalStepContext) -> None:
@@ -287,6 +325,7 @@ class HostedExtension(Extension):
             on_disconnect=lambda peer, reason: self._disconnected(reason),
         )
         self.capabilities.register(server)
+        server.on_event("motif.refresh", self._on_motif_refresh)
         server.start()
         self._server = server
         argv = [sys.executable, "-m", "engine.extensions.host"]

@@ -1,0 +1,1 @@
+"""Main-area views of the orchestration: Harmony Board, runs, artifacts, extensions."""

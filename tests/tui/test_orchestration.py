@@ -1,0 +1,159 @@
+"""The Harmony Board, the runs view and the conductor panel, driven as a user would (Pilot)
+against a real engine running real melodies (shell.run steps)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from textual.widgets import Input, RichLog, TabbedContent
+
+from engine.melody.loader import load_melody
+from symphony_tui.app import SymphonyApp
+from symphony_tui.screens.editor_dialogs import ChoiceDialog, PickDialog
+from symphony_tui.views.board import BoardView
+from symphony_tui.views.conductor import ConductorPanel
+from symphony_tui.views.runs import RunsView
+from symphony_tui.widgets.status_bar import StatusBar
+from tests.tui.helpers import wait_for
+
+PIPELINE = """\
+# The demo pipeline (this comment must survive edits from the board).
+[melody]
+name = "pipeline"
+
+[[steps]]
+id = "build"
+uses = "shell.run"
+with = { command = "echo building" }
+
+[[steps]]
+id = "check"
+uses = "shell.run"
+needs = ["build"]
+# check runs after build
+with = { command = "test -f ok" }
+"""
+
+
+@pytest.fixture
+def melody_ws(workspace: Path) -> Path:
+    folder = workspace / ".symphony" / "melodies"
+    folder.mkdir(parents=True)
+    (folder / "pipeline.toml").write_text(PIPELINE)
+    return workspace
+
+
+async def started(pilot: object, app: SymphonyApp) -> None:
+    await wait_for(pilot, lambda: app.screen.query_one(StatusBar).health == "healthy")  # type: ignore[arg-type]
+
+
+async def open_board(pilot: object, app: SymphonyApp) -> BoardView:
+    await started(pilot, app)
+    await pilot.press("f3")  # type: ignore[attr-defined]
+    await wait_for(pilot, lambda: bool(app.screen.query(BoardView)))  # type: ignore[arg-type]
+    board = app.screen.query_one(BoardView)
+    await wait_for(pilot, lambda: board.melody is not None)  # type: ignore[arg-type]
+    return board
+
+
+async def test_run_from_the_board_with_recovery_dialog(melody_ws: Path) -> None:
+    app = SymphonyApp(melody_ws, watch_config=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        board = await open_board(pilot, app)
+        assert [s.id for s in board.melody.steps] == ["build", "check"]  # type: ignore[union-attr]
+        assert board.canvas.selected == "build"
+        await pilot.press("r")
+        await wait_for(pilot, lambda: isinstance(app.screen, ChoiceDialog))
+        assert board.states["build"] == "completed"
+        (melody_ws / "ok").write_text("")
+        await pilot.click("#choice-retry")
+        await wait_for(pilot, lambda: board.run_state == "completed")
+        assert board.states == {"build": "completed", "check": "completed"}
+        # The selected step's log streamed its states.
+        log = board.query_one("#detail-log", RichLog)
+        assert any("completed" in line.text for line in log.lines)
+        # A second run from "check" reuses build's result.
+        await pilot.press("right")
+        await wait_for(pilot, lambda: board.canvas.selected == "check")
+        first = board.run_id
+        await pilot.press("f")
+        await wait_for(pilot, lambda: board.run_id != first and board.run_state == "completed")
+        assert board.states == {"build": "cached", "check": "completed"}
+
+
+async def test_cancel_a_run_from_the_board(melody_ws: Path) -> None:
+    path = melody_ws / ".symphony" / "melodies" / "pipeline.toml"
+    path.write_text(PIPELINE.replace("echo building", "sleep 30"))
+    app = SymphonyApp(melody_ws, watch_config=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        board = await open_board(pilot, app)
+        await pilot.press("r")
+        await wait_for(pilot, lambda: board.states.get("build") == "running")
+        await pilot.press("c")
+        await wait_for(pilot, lambda: board.run_state == "cancelled")
+        assert board.states["build"] == "cancelled"
+
+
+async def test_edit_on_the_board_and_save(melody_ws: Path) -> None:
+    path = melody_ws / ".symphony" / "melodies" / "pipeline.toml"
+    app = SymphonyApp(melody_ws, watch_config=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        board = await open_board(pilot, app)
+        # Disconnect check from build, then delete build.
+        await pilot.press("right")
+        await wait_for(pilot, lambda: board.canvas.selected == "check")
+        await pilot.press("x")
+        await wait_for(pilot, lambda: isinstance(app.screen, PickDialog))
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: board.dirty)
+        assert board.melody is not None and board.melody.steps[1].needs == []
+        # Both are sources now: one column, build above check.
+        await pilot.press("up")
+        await wait_for(pilot, lambda: board.canvas.selected == "build")
+        await pilot.press("delete")
+        await wait_for(pilot, lambda: [s.id for s in board.melody.steps] == ["check"])  # type: ignore[union-attr]
+        assert "sleep" not in path.read_text() and "build" in path.read_text()  # not saved yet
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: not board.dirty)
+    text = path.read_text()
+    assert "# The demo pipeline" in text and "# check runs after build" in text
+    melody = load_melody(path)
+    assert [(s.id, s.needs) for s in melody.steps] == [("check", [])]
+
+
+async def test_runs_view_lists_and_opens_runs(melody_ws: Path) -> None:
+    (melody_ws / "ok").write_text("")
+    app = SymphonyApp(melody_ws, watch_config=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        board = await open_board(pilot, app)
+        await pilot.press("r")
+        await wait_for(pilot, lambda: board.run_state == "completed")
+        run_id = board.run_id
+        await pilot.press("f4")
+        await wait_for(pilot, lambda: bool(app.screen.query(RunsView)))
+        view = app.screen.query_one(RunsView)
+        await wait_for(pilot, lambda: bool(view.runs))
+        assert view.runs[0].id == run_id and view.runs[0].state == "completed"
+        assert view.runs[0].counts == {"completed": 2}
+        await pilot.press("enter")
+        tabs = app.screen.query_one("#main-tabs", TabbedContent)
+        await wait_for(pilot, lambda: (tabs.active or "").startswith("tab-view-board-"))
+
+
+async def test_conductor_plans_runs_and_explains(melody_ws: Path) -> None:
+    (melody_ws / "test_ok.py").write_text("def test_ok():\n    assert True\n")
+    app = SymphonyApp(melody_ws, watch_config=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await started(pilot, app)
+        await pilot.press("ctrl+k")
+        panel = app.screen.query_one(ConductorPanel)
+        await wait_for(pilot, lambda: isinstance(app.focused, Input))
+        await pilot.press(*"run the tests", "enter")
+        await wait_for(pilot, lambda: panel.plan is not None)
+        assert [n.id for n in panel.query_one("#ask-plan").graph.nodes] == ["test"]  # type: ignore[attr-defined]
+        await pilot.press("ctrl+r")
+        await wait_for(pilot, lambda: panel.run_id is not None and not panel.running, timeout=60)
+        text = "\n".join(line.text for line in panel.log.lines)
+        assert "run completed" in text
+        assert "Decisions" in text and "provider" in text
