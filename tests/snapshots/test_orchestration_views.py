@@ -320,7 +320,8 @@ async def plan_the_tests(pilot: Pilot[Any]) -> ConductorPanel:
     return panel
 
 
-def test_conductor_plan(snap_compare: Any, tmp_path: Path) -> None:
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "120x40"])
+def test_conductor_plan(snap_compare: Any, tmp_path: Path, size: tuple[int, int]) -> None:
     """The plan of "run the tests" (one pytest.run step) and its rationale; nothing ran."""
     app = symphony(conductor_workspace(tmp_path))
 
@@ -329,7 +330,7 @@ def test_conductor_plan(snap_compare: Any, tmp_path: Path) -> None:
         assert panel.run_id is None
         await settle(pilot)
 
-    assert snap_compare(app, terminal_size=(120, 40), run_before=run_before)
+    assert snap_compare(app, terminal_size=size, run_before=run_before)
 
 
 def test_conductor_after_the_run(
