@@ -15,6 +15,8 @@ from pathlib import Path
 
 import platformdirs
 
+from engine.instruments.secrets import RedactingFilter
+
 LOGGERS = ("engine", "symphony_tui", "symphony_cli")
 _FORMAT = "%(asctime)s %(levelname)-7s %(name)s [%(threadName)s] %(message)s"
 _MARK = "_symphony_handler"
@@ -41,6 +43,7 @@ def configure_logging(level: str, *, to_file: bool) -> Path | None:
     else:
         handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter(_FORMAT))
+    handler.addFilter(RedactingFilter())
     setattr(handler, _MARK, True)
     for name in LOGGERS:
         logger = logging.getLogger(name)

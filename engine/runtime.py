@@ -21,7 +21,10 @@ from engine.bootstrap.components import (
 )
 from engine.bus import Bus, Subscription
 from engine.bus.handlers import on_payload
+from engine.changes import phase as changes_phase
 from engine.extensions.service import ExtensionsPhase
+from engine.instruments.chat import ChatService
+from engine.instruments.models import Models
 from engine.pit.service import PitPhase
 from engine.runs import messages as run_messages
 from engine.runs.phase import RunsPhase
@@ -88,14 +91,18 @@ class Engine:
             on_event=self._on_config_event,
         )
         self._pit = PitPhase(self.workspace, lambda: self.config.aide.artifacts, self._emit_if_open)
+        #: The configured AI models (``aide.models``): clients, call limits, totals.
+        self.models = Models(lambda: self.config.aide)
         self._extensions = ExtensionsPhase(
             self.workspace,
             lambda: self.config,
             self._pit.store,
             self._emit_if_open,
             origins=lambda: self._service().current.origins,
+            models=self.models,
         )
         self._runs = RunsPhase(self)
+        self._chat = ChatService(self)
         self._boot = Bootstrapper(
             [
                 TypesPhase(),
@@ -202,10 +209,12 @@ class Engine:
             return
         self._stopped = True
         self._ready.wait(30)
+        self._chat.stop()
         if self._failure is None and not self.bus.closed:
             self.bus.emit(EngineStopped())
         self.bus.close()
         self._boot.stop()
+        self.models.close()
 
     def __enter__(self) -> Engine:
         self.start()
@@ -245,6 +254,11 @@ class Engine:
     def _emit_if_open(self, event: Event) -> None:
         if not self.bus.closed:
             self.bus.emit(event)
+
+    @property
+    def runs(self) -> RunsPhase:
+        """Melody runs driven over the bus (the runs phase)."""
+        return self._runs
 
     @property
     def pit(self) -> PitPhase:
@@ -287,6 +301,8 @@ class Engine:
         self._pit.register(bus)
         self._extensions.register(bus)
         self._runs.register(bus)
+        changes_phase.register(bus, self)
+        self._chat.register(bus)
 
     def _service(self) -> ConfigService:
         if self._config.service is None:

@@ -48,14 +48,25 @@ def ask(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Print the plan and run nothing.")
     ] = False,
+    apply: Annotated[
+        bool,
+        typer.Option(
+            "--apply",
+            help="Apply the file changes the plan proposes (behind a checkpoint; `symphony undo`"
+            " restores them). Without it they are shown as diffs and nothing is written.",
+        ),
+    ] = False,
     json_: JsonOption = False,
     workspace: WorkspaceOption = Path(),
 ) -> None:
     """Plan a melody from a request ("run the tests and lint"), show it, run it, report."""
     from engine.conductor.planner import classify, understood
+    from engine.config import load_config
 
     root = resolve_workspace(workspace)
-    if not classify(request, workspace=root):
+    # Without a model only the rules plan: refuse what they cannot read before touching anything.
+    models = load_config(root, overrides=_overrides(ctx)).config.aide.models
+    if not models and not classify(request, workspace=root):
         raise UsageError(f"ask did not understand {request!r}; it understands: {understood()}")
     if dry_run:
         with _engine(ctx, root) as engine:
@@ -81,6 +92,7 @@ def ask(
         if not json_:
             say(f"run {job.run_id}: ask ({len(job.rows)} steps)")
         summary = _drive(job, display, title="ask")
+        _changes(runner.engine, summary, request, apply=apply, json_=json_)
     problems = _problems(summary)
     if json_:
         _json_line(
@@ -101,6 +113,46 @@ def ask(
         if not json_:
             say(f"problems: {'; '.join(problems)}")
         raise typer.Exit(EXIT_FAILED)
+
+
+# --- proposed changes ----------------------------------------------------------------------
+
+
+def _changes(
+    engine: Engine, summary: RunSummary, request: str, *, apply: bool, json_: bool
+) -> None:
+    """The file changes the run's steps proposed (``llm.edit``): shown as diffs, or applied
+    with ``--apply``."""
+    from engine.changes.from_runs import proposed_changes
+    from engine.pit.artifacts.models import Producer
+    from symphony_cli.changes import apply_or_preview
+
+    state_dir = str(engine.config.core.state_dir)
+    change_set = proposed_changes(
+        engine.workspace,
+        [s.outputs for s in summary.steps if s.outputs],
+        title=f"ask: {request}",
+        state_dir=state_dir,
+    )
+    if change_set is None:
+        return
+    checkpoint = apply_or_preview(
+        change_set,
+        engine.workspace,
+        apply=apply,
+        json_=json_,
+        state_dir=state_dir,
+        store=engine.pit.store() if apply else None,
+        producer=Producer(run=summary.run_id, extension="symphony.ask") if apply else None,
+    )
+    if not json_:
+        if checkpoint is None:
+            say(
+                f"{len(change_set.changes)} proposed change(s) not applied: run again with"
+                " --apply (cached steps cost nothing), or review them per file in the TUI"
+            )
+        else:
+            say(f"applied; `symphony undo` restores the files (checkpoint {checkpoint.id})")
 
 
 # --- planning ------------------------------------------------------------------------------
@@ -125,19 +177,16 @@ def _engine(ctx: typer.Context, root: Path) -> Iterator[Engine]:
 
 
 def _plan(engine: Engine, request: str, root: Path) -> Plan:
-    """The plan for the engine's enabled step types and configured models.
+    """The plan for the engine's enabled step types: the configured model's (the maestro),
+    or the rules' when no model is configured or the model could not plan.
 
     Raises:
         UsageError: nothing in the request can be planned (the reasons are in the message).
     """
-    from engine.conductor.planner import plan
+    from engine.conductor.model_planner import plan_request
 
-    result = plan(
-        request,
-        workspace=root,
-        step_types=engine.extensions.step_types(),
-        models=list(engine.config.aide.models),
-    )
+    step_types = {t: p[0][1] for t, p in engine.extensions.step_types().items() if p}
+    result = plan_request(request, workspace=root, step_types=step_types, models=engine.models)
     if result.melody is None:
         raise UsageError("; ".join(result.unsupported) or f"nothing to do for {request!r}")
     return result

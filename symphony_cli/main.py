@@ -18,11 +18,15 @@ from engine.types.errors import EXIT_FAILED, Interrupted, SymphonyError, UsageEr
 from symphony_cli import (
     artifacts_cmd,
     ask_cmd,
+    chat_cmd,
     config_cmd,
     doctor,
     ext_cmd,
+    mcp_cmd,
     melody_cmd,
+    models_cmd,
     run_cmd,
+    undo_cmd,
     watch_cmd,
 )
 from symphony_cli.output import emit_json, fail, out, resolve_workspace
@@ -40,11 +44,15 @@ app = typer.Typer(
 app.add_typer(config_cmd.app, name="config")
 app.add_typer(artifacts_cmd.app, name="artifacts")
 app.add_typer(ext_cmd.app, name="ext")
+app.add_typer(mcp_cmd.app, name="mcp")
 app.add_typer(melody_cmd.app, name="melody")
 app.command("run")(run_cmd.run)
 app.add_typer(run_cmd.runs_app, name="runs")
 app.command("ask")(ask_cmd.ask)
+app.add_typer(models_cmd.app, name="models")
+app.command("chat")(chat_cmd.chat)
 app.command("watch")(watch_cmd.watch)
+app.command("undo")(undo_cmd.undo)
 
 SetOption = Annotated[
     list[str] | None,
@@ -110,11 +118,15 @@ SUBCOMMANDS = frozenset(
         "config",
         "artifacts",
         "ext",
+        "mcp",
         "melody",
         "run",
         "runs",
         "ask",
+        "models",
+        "chat",
         "watch",
+        "undo",
     }
 )
 

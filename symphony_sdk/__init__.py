@@ -4,8 +4,8 @@ An extension is a class derived from :class:`Operator`, :class:`Instrument` or :
 named by the ``entry`` of its ``symphony-extension.toml``. Its step implementations are methods
 marked with :func:`step`; each receives a :class:`StepContext` and the step's validated inputs
 and returns its outputs. Everything the code does to the outside world (files, processes,
-environment, network, models, artifacts) goes through the context, which checks the manifest's
-permissions and audits each call::
+environment, network, AI models through ``ctx.models``, artifacts) goes through the context,
+which checks the manifest's permissions and audits each call::
 
     from symphony_sdk import Operator, StepContext, step
 
@@ -21,31 +21,47 @@ UI code and nothing heavy, so an extension loads quickly in or out of Symphony's
 
 from __future__ import annotations
 
-from engine.types.errors import Cancelled, PermissionDenied, StepInputError
+from engine.types.errors import (
+    Cancelled,
+    ModelError,
+    ModelNotConfigured,
+    ModelUnavailable,
+    PermissionDenied,
+    StepInputError,
+)
 from symphony_sdk.base import Extension, Instrument, Motif, Operator, step, step_handlers
 from symphony_sdk.context import (
     ArtifactRef,
     Artifacts,
+    ChatReply,
     ExtensionContext,
     Files,
+    Models,
     ProcessResult,
     StepContext,
+    TokenUsage,
 )
 
 __all__ = [
     "ArtifactRef",
     "Artifacts",
     "Cancelled",
+    "ChatReply",
     "Extension",
     "ExtensionContext",
     "Files",
     "Instrument",
+    "ModelError",
+    "ModelNotConfigured",
+    "ModelUnavailable",
+    "Models",
     "Motif",
     "Operator",
     "PermissionDenied",
     "ProcessResult",
     "StepContext",
     "StepInputError",
+    "TokenUsage",
     "step",
     "step_handlers",
 ]

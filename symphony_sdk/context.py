@@ -21,10 +21,13 @@ if TYPE_CHECKING:
 __all__ = [
     "ArtifactRef",
     "Artifacts",
+    "ChatReply",
     "ExtensionContext",
     "Files",
+    "Models",
     "ProcessResult",
     "StepContext",
+    "TokenUsage",
 ]
 
 
@@ -127,8 +130,13 @@ class Artifacts(ABC):
         name: str | None = None,
         media_type: str | None = None,
         tags: Sequence[str] = (),
+        inputs: Sequence[str] = (),
     ) -> ArtifactRef:
-        """Store ``data`` (content-addressed) and return its reference."""
+        """Store ``data`` (content-addressed) and return its reference.
+
+        ``inputs`` are references (hashes, NAME or NAME@VERSION) of the artifacts it was made
+        from: its lineage, shown by ``symphony artifacts lineage``.
+        """
 
     @abstractmethod
     def put_file(
@@ -138,8 +146,10 @@ class Artifacts(ABC):
         name: str | None = None,
         media_type: str | None = None,
         tags: Sequence[str] = (),
+        inputs: Sequence[str] = (),
     ) -> ArtifactRef:
-        """Store a workspace file (needs ``fs.read`` on it)."""
+        """Store a workspace file (needs ``fs.read`` on it); ``inputs`` as for
+        :meth:`put_bytes`."""
 
     @abstractmethod
     def get_bytes(self, ref: str) -> bytes:
@@ -155,6 +165,84 @@ class Artifacts(ABC):
         tagged ``step-output`` whose producer is the step's extension."""
 
 
+@dataclass(frozen=True, slots=True)
+class TokenUsage:
+    """Tokens a model call used, as the provider reported them."""
+
+    prompt_tokens: int
+    completion_tokens: int
+
+    @property
+    def total(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+
+@dataclass(frozen=True, slots=True)
+class ChatReply:
+    """A model's finished reply.
+
+    Attributes:
+        text: the reply (any secret Symphony knows, such as an API key, is ``[redacted]``).
+        model: the configured model's name (a key of ``aide.models``) that answered.
+        usage: tokens used; None when the provider did not say.
+        cost: price in USD when the model's configuration has prices and usage is known.
+        provider_model: the model the provider said it used (``gpt-4o-mini-2024-07-18``).
+        finish_reason: ``stop``, ``length``… as the provider reported it.
+        duration_ms: the call's wall time, retries included.
+    """
+
+    text: str
+    model: str
+    usage: TokenUsage | None
+    cost: float | None
+    provider_model: str = ""
+    finish_reason: str | None = None
+    duration_ms: float = 0.0
+
+
+class Models(ABC):
+    """The configured AI models (``aide.models``), called by Symphony on the extension's behalf.
+
+    The extension never sees an endpoint's API key: Symphony makes the HTTP request. Each call
+    needs the ``models`` permission for the model it reaches, is audited, waits for a free slot
+    of the model's ``max_concurrent``, retries 429/5xx with backoff, and stops when the step is
+    cancelled.
+    """
+
+    @abstractmethod
+    def names(self) -> list[str]:
+        """The configured models this extension may call, sorted (empty with none configured)."""
+
+    @abstractmethod
+    def chat(
+        self,
+        messages: Sequence[Mapping[str, Any]],
+        *,
+        model: str | None = None,
+        params: Mapping[str, Any] | None = None,
+        stream: bool = False,
+        on_delta: Callable[[str], None] | None = None,
+    ) -> ChatReply:
+        """A chat completion: ``messages`` are ``{"role": ..., "content": ...}`` dicts.
+
+        Args:
+            model: a configured model's name (default: ``aide.default_model``, or the only
+                model configured).
+            params: request fields added to the body (``temperature``, ``max_tokens``,
+                ``stop``…); they override the model's configured defaults.
+            stream: ask the provider to stream; ``on_delta`` then receives the reply piece by
+                piece as it arrives (without streaming, once with the whole text).
+
+        Raises:
+            ModelNotConfigured: no model is configured, or ``model`` is not one of them (the
+                message says how to configure one).
+            PermissionDenied: the manifest's ``models`` permission does not grant the model.
+            ModelUnavailable: still busy or unreachable after the retries.
+            ModelError: the provider refused the request or its reply was unreadable.
+            Cancelled: the step was cancelled (or timed out) meanwhile.
+        """
+
+
 class ExtensionContext(ABC):
     """What an extension may use for its whole activation.
 
@@ -168,6 +256,7 @@ class ExtensionContext(ABC):
     settings: Mapping[str, Any]
     fs: Files
     artifacts: Artifacts
+    models: Models
 
     @abstractmethod
     def run(

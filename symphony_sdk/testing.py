@@ -10,6 +10,14 @@ sees exactly what a user would, permission denials included::
         (tmp_path / "a.txt").write_text("one two three")
         with ExtensionHarness(EXTENSION_DIR, tmp_path) as h:
             assert h.call("words.count", path="a.txt") == {"words": 3}
+
+An extension calling ``ctx.models`` is tested against a model server (a local one, or a small
+chat-completions server of the test's own on 127.0.0.1)::
+
+    with ExtensionHarness(EXTENSION_DIR, tmp_path, models={
+        "local": {"base_url": "http://127.0.0.1:8080/v1", "model": "test"},
+    }) as h:
+        h.call("summary.write", path="a.txt")
 """
 
 from __future__ import annotations
@@ -29,6 +37,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
     from engine.extensions.lifecycle import ExtensionStatus
+    from engine.instruments.models import Models as ModelRegistry
     from engine.pit.artifacts.store import ArtifactStore
 
 __all__ = ["ExtensionHarness"]
@@ -41,8 +50,12 @@ class ExtensionHarness:
         extension_dir: the folder holding ``symphony-extension.toml``.
         workspace: the workspace the extension works in (usually pytest's ``tmp_path``).
         settings: the extension's settings (as under ``extensions.settings.<id>``).
-        environ: the environment the extension may read (default: this process's).
+        environ: the environment the extension may read (default: this process's); API key
+            variables of ``models`` are read from it too.
         activation_timeout_s: bound of loading plus activating.
+        models: AI models for ``ctx.models``, as under ``aide.models`` (name → ``base_url``,
+            ``model``, ``api_key_env``…), e.g. a local test server's; none by default.
+        default_model: as ``aide.default_model``.
     """
 
     def __init__(
@@ -53,6 +66,8 @@ class ExtensionHarness:
         settings: Mapping[str, Any] | None = None,
         environ: Mapping[str, str] | None = None,
         activation_timeout_s: float = 10.0,
+        models: Mapping[str, Mapping[str, Any]] | None = None,
+        default_model: str | None = None,
     ) -> None:
         extension_dir = extension_dir.resolve()
         manifest, digest = load_manifest(extension_dir / MANIFEST_NAME)
@@ -71,6 +86,15 @@ class ExtensionHarness:
         self.db = ExtensionsDB(Path(self._tmp.name) / "extensions.db")
         self._store: ArtifactStore | None = None
         self.id = manifest.id
+        self.models: ModelRegistry | None = None
+        if models:
+            from engine.config.models import AideConfig
+            from engine.instruments.models import Models
+
+            aide = AideConfig.model_validate(
+                {"models": {k: dict(v) for k, v in models.items()}, "default_model": default_model}
+            )
+            self.models = Models(lambda: aide, environ=environ)
         self.manager = ExtensionManager(
             self.workspace,
             [found],
@@ -79,6 +103,7 @@ class ExtensionHarness:
             activation_timeout_s=activation_timeout_s,
             settings={manifest.id: dict(settings or {})},
             environ=environ,
+            models=self.models,
         )
         self.manager.start()
 
@@ -123,6 +148,8 @@ class ExtensionHarness:
 
     def close(self) -> None:
         self.manager.stop()
+        if self.models is not None:
+            self.models.close()
         self.db.close()
         if self._store is not None:
             self._store.close()

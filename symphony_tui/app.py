@@ -20,7 +20,7 @@ from textual.binding import Binding
 from engine.config import LoadedConfig, load_config
 from engine.config.paths import resolve_data_dir, user_config_dir
 from engine.files.recovery import RecoveryStore, recovery_dir
-from engine.runs.messages import AnswerRecovery, RecoveryAsked
+from engine.runs.messages import AnswerRecovery, RecoveryAsked, RunFinished, RunStarted
 from engine.runtime import Engine
 from engine.types.errors import ConfigError, RemoteError, SymphonyError, ThemeError
 from engine.types.messages import (
@@ -46,6 +46,7 @@ from symphony_tui.screens.help import HelpScreen
 from symphony_tui.screens.main import MainScreen
 from symphony_tui.theme_files import themes_health
 from symphony_tui.themes import FALLBACK_THEME, textual_themes
+from symphony_tui.widgets.status_bar import StatusBar
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -116,6 +117,7 @@ class SymphonyApp(App[int]):
         )
         self.bridge = EngineBridge(self.engine, self)
         self._engine_listeners: list[EngineListener] = []
+        self._live_runs: set[str] = set()
         self.last_health: HealthReport | None = None
         self._persisted_theme = ""
         self._health_modal_wanted = False
@@ -296,6 +298,11 @@ class SymphonyApp(App[int]):
             self.refresh_health()
         elif isinstance(event, RecoveryAsked):
             self._ask_recovery(event)
+        elif isinstance(event, RunStarted | RunFinished) and screen is not None:
+            self._live_runs.discard(event.run_id)
+            if isinstance(event, RunStarted):
+                self._live_runs.add(event.run_id)
+            screen.query_one(StatusBar).running = len(self._live_runs)
 
     def _ask_recovery(self, event: RecoveryAsked) -> None:
         """A step failed for good and its run waits: ask retry / skip / abort."""
@@ -328,6 +335,7 @@ class SymphonyApp(App[int]):
         screen = self.main_screen
         if screen:
             screen.set_config_problem("")
+            screen.show_model(self.loaded.config.aide)
         keys = set(event.changed_keys)
         news = list(event.changed_keys)
         if "ide.theme" in keys:

@@ -64,6 +64,7 @@ COMMANDS: tuple[PaletteCommand, ...] = (
     PaletteCommand(
         "Conductor", "Ask in plain words: plan, run and follow a melody", "screen.conductor"
     ),
+    PaletteCommand("Chat", "Talk to a configured AI model; @path attaches a file", "screen.chat"),
     PaletteCommand(
         "Artifacts", "Search artifacts: preview, lineage, pin, open", "screen.artifacts"
     ),
@@ -77,6 +78,11 @@ COMMANDS: tuple[PaletteCommand, ...] = (
         "Tests dashboard",
         "The latest pytest.run results: totals, failures and their text",
         "screen.open_panel('symphony.test-dashboard', 'Tests')",
+    ),
+    PaletteCommand(
+        "Undo changes",
+        "Restore the files the latest applied changes touched, exactly as they were",
+        "screen.undo_changes",
     ),
     PaletteCommand("Quit", "Quit Symphony", "quit"),
 )

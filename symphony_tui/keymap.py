@@ -58,6 +58,7 @@ def scopes() -> list[tuple[str, type[DOMNode]]]:
     from symphony_tui.screens.main import MainScreen
     from symphony_tui.views.artifacts import ArtifactsView
     from symphony_tui.views.board import BoardView
+    from symphony_tui.views.chat import ChatPanel
     from symphony_tui.views.conductor import ConductorPanel
     from symphony_tui.views.extensions import ExtensionsView, InstallReviewScreen
     from symphony_tui.views.runs import RunsView
@@ -75,6 +76,7 @@ def scopes() -> list[tuple[str, type[DOMNode]]]:
         ("Board navigation", BoardCanvas),
         ("Runs", RunsView),
         ("Conductor", ConductorPanel),
+        ("Chat", ChatPanel),
         ("Artifacts", ArtifactsView),
         ("Extensions", ExtensionsView),
         ("Install review", InstallReviewScreen),

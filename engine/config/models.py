@@ -10,6 +10,7 @@ read files or the environment.
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -23,6 +24,8 @@ __all__ = [
     "ExtensionsConfig",
     "IdeConfig",
     "IpcConfig",
+    "McpConfig",
+    "McpServerConfig",
     "ModelConfig",
     "SymphonyConfig",
     "TerminalConfig",
@@ -190,6 +193,18 @@ class ModelConfig(_Section):
         None, ge=0, le=2, description="Sampling temperature; unset uses the API's default."
     )
     timeout_s: float = Field(60.0, gt=0, description="Seconds to wait for a reply.")
+    max_retries: int = Field(
+        3, ge=0, le=10, description="Retries after a 429, a 5xx or a failed connection."
+    )
+    max_concurrent: int = Field(
+        4, ge=1, description="Calls to this model at once; more wait their turn."
+    )
+    input_price: float | None = Field(
+        None, ge=0, description="Price of a million prompt tokens (USD), for cost accounting."
+    )
+    output_price: float | None = Field(
+        None, ge=0, description="Price of a million completion tokens (USD)."
+    )
 
 
 class ArtifactRetention(_Section):
@@ -267,6 +282,79 @@ class IpcConfig(_Section):
     )
 
 
+#: An MCP server's name: one segment of its step types' names (``mcp.<name>.<tool>``).
+MCP_SERVER_NAME_RE = r"^[a-z0-9][a-z0-9_-]*$"
+#: An environment variable's name.
+ENV_NAME_RE = r"^[A-Za-z_][A-Za-z0-9_]*$"
+
+
+def _check_env_names(names: list[str]) -> list[str]:
+    bad = [n for n in names if not re.match(ENV_NAME_RE, n)]
+    if bad:
+        raise ValueError(f"{bad[0]!r} is not an environment variable name")
+    return names
+
+
+class McpServerConfig(_Section):
+    """One MCP (Model Context Protocol) server, started as a subprocess speaking stdio."""
+
+    command: str = Field(
+        min_length=1, description="Program that starts the server (looked up on PATH)."
+    )
+    args: list[str] = Field(default_factory=list, description="Its command-line arguments.")
+    env: dict[str, str] = Field(
+        default_factory=dict,
+        description="Extra environment variables of the server. Never put a secret here:"
+        " write `${NAME}` to pass the value of Symphony's variable NAME instead.",
+    )
+    env_passthrough: Annotated[list[str], AfterValidator(_check_env_names)] = Field(
+        default_factory=list,
+        description="Variables of Symphony's environment the server may read (besides HOME,"
+        " LOGNAME, PATH, SHELL, TERM and USER, which every server gets).",
+    )
+    cwd: str = Field(
+        "", description="Working folder of the server; relative to the workspace, empty for it."
+    )
+    tools: list[str] = Field(
+        default_factory=lambda: ["*"],
+        description="The server's tools Symphony may call (names or globs); calls of others"
+        " are refused and audited.",
+    )
+    timeout_s: float = Field(
+        30.0, gt=0, le=600, description="Seconds the server may take to start and list its tools."
+    )
+    call_timeout_s: float = Field(
+        300.0, gt=0, description="Seconds one tool call may take before it is cancelled."
+    )
+    enabled: bool = Field(True, description="Whether Symphony starts the server at all.")
+
+    @field_validator("env")
+    @classmethod
+    def _env_names(cls, value: dict[str, str]) -> dict[str, str]:
+        _check_env_names(list(value))
+        return value
+
+
+class McpConfig(_Section):
+    """MCP servers attached as tool providers (`symphony mcp add`)."""
+
+    servers: dict[str, McpServerConfig] = Field(
+        default_factory=dict,
+        description="Servers by name; each tool becomes the step type `mcp.<name>.<tool>`.",
+    )
+
+    @field_validator("servers")
+    @classmethod
+    def _names(cls, value: dict[str, McpServerConfig]) -> dict[str, McpServerConfig]:
+        bad = [n for n in value if not re.match(MCP_SERVER_NAME_RE, n)]
+        if bad:
+            raise ValueError(
+                f"server name {bad[0]!r} must be lower-case letters, digits, '-' or '_'"
+                " (it becomes part of step type names)"
+            )
+        return value
+
+
 class SymphonyConfig(_Section):
     """The whole configuration; every key has a default, so an empty configuration is valid."""
 
@@ -277,3 +365,4 @@ class SymphonyConfig(_Section):
     )
     aide: AideConfig = Field(default_factory=AideConfig, description="AI models and artifacts.")
     ipc: IpcConfig = Field(default_factory=IpcConfig, description="Out-of-process bus.")
+    mcp: McpConfig = Field(default_factory=McpConfig, description="MCP tool servers.")

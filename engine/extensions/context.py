@@ -19,8 +19,10 @@ from engine.files.ignore import IgnoreRules
 from symphony_sdk.context import (
     ArtifactRef,
     Artifacts,
+    ChatReply,
     ExtensionContext,
     Files,
+    Models,
     ProcessResult,
     StepContext,
 )
@@ -30,9 +32,10 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
 
     from engine.extensions.permissions import PermissionGuard
+    from engine.instruments.models import Models as ModelRegistry
     from engine.pit.artifacts.store import ArtifactStore
 
-__all__ = ["LocalArtifacts", "LocalContext", "LocalFiles", "LocalStepContext"]
+__all__ = ["LocalArtifacts", "LocalContext", "LocalFiles", "LocalModels", "LocalStepContext"]
 
 _SKIP_DIRS = {".git"}
 _STATE_DIRS = {".symphony"}  # Symphony's own state: left out unless include_ignored
@@ -118,10 +121,16 @@ class LocalArtifacts(Artifacts):
         name: str | None = None,
         media_type: str | None = None,
         tags: Sequence[str] = (),
+        inputs: Sequence[str] = (),
     ) -> ArtifactRef:
         self._guard.record("artifacts.put", name or f"{len(data)} bytes")
         info = self._store().put_bytes(
-            data, name=name, media_type=media_type, tags=tags, producer=self._producer()
+            data,
+            name=name,
+            media_type=media_type,
+            tags=tags,
+            producer=self._producer(),
+            inputs=inputs,
         )
         return _ref(info, name)
 
@@ -132,11 +141,17 @@ class LocalArtifacts(Artifacts):
         name: str | None = None,
         media_type: str | None = None,
         tags: Sequence[str] = (),
+        inputs: Sequence[str] = (),
     ) -> ArtifactRef:
         full = self._guard.path("fs.read", path)
         self._guard.record("artifacts.put", name or path)
         info = self._store().put_file(
-            full, name=name, media_type=media_type, tags=tags, producer=self._producer()
+            full,
+            name=name,
+            media_type=media_type,
+            tags=tags,
+            producer=self._producer(),
+            inputs=inputs,
         )
         return _ref(info, name)
 
@@ -164,6 +179,53 @@ class LocalArtifacts(Artifacts):
         ]
 
 
+class LocalModels(Models):
+    """The configured models, called by the engine (see :mod:`engine.instruments.access`).
+
+    Args:
+        guard: checks the ``models`` permission and audits each call.
+        registry: the engine's models (None: none configured, e.g. a bare test manager).
+        cancel: returns the cancel event of the step in progress (None outside a step).
+    """
+
+    def __init__(
+        self,
+        guard: PermissionGuard,
+        registry: ModelRegistry | None,
+        cancel: Callable[[], threading.Event | None],
+    ) -> None:
+        self._guard = guard
+        self._registry = registry
+        self._cancel = cancel
+
+    def names(self) -> list[str]:
+        if self._registry is None:
+            return []
+        return [n for n in self._registry.names() if self._guard.may_call_model(n)]
+
+    def chat(
+        self,
+        messages: Sequence[Mapping[str, Any]],
+        *,
+        model: str | None = None,
+        params: Mapping[str, Any] | None = None,
+        stream: bool = False,
+        on_delta: Callable[[str], None] | None = None,
+    ) -> ChatReply:
+        from engine.instruments import access
+
+        return access.chat(
+            self._registry,
+            self._guard,
+            messages,
+            model=model,
+            params=params,
+            stream=stream,
+            on_delta=on_delta,
+            cancel=self._cancel(),
+        )
+
+
 def _ref(info: Any, name: str | None) -> ArtifactRef:
     return ArtifactRef(hash=info.hash, name=name, size=info.size, media_type=info.media_type)
 
@@ -179,6 +241,7 @@ class LocalContext(ExtensionContext):
         store: Callable[[], ArtifactStore],
         settings: Mapping[str, Any] | None = None,
         environ: Mapping[str, str] | None = None,
+        models: ModelRegistry | None = None,
     ) -> None:
         self.extension_id = guard.extension
         self.version = version
@@ -191,6 +254,8 @@ class LocalContext(ExtensionContext):
         self._store = store
         self._environ = environ if environ is not None else os.environ
         self._cancel: threading.Event | None = None
+        self._models = models
+        self.models = LocalModels(guard, models, lambda: self._cancel)
 
     def child_env(self, extra: Mapping[str, str] | None) -> dict[str, str]:
         """The environment of a process the extension starts (see :meth:`run`)."""
@@ -265,6 +330,7 @@ class LocalStepContext(LocalContext, StepContext):
             store=base._store,
             settings=base.settings,
             environ=base._environ,
+            models=base._models,
         )
         self.step_type = step_type
         self._scratch: Path | None = None

@@ -22,7 +22,7 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from engine.extensions.context import LocalContext, LocalStepContext
 from engine.extensions.lifecycle import ExtensionStatus, State, can_move
@@ -50,10 +50,11 @@ if TYPE_CHECKING:
     from engine.extensions.discovery import Found
     from engine.extensions.manifest import Manifest, StepTypeSpec
     from engine.extensions.store import ExtensionsDB, RegistryRow
+    from engine.instruments.models import Models as ModelRegistry
     from engine.pit.artifacts.store import ArtifactStore
     from symphony_sdk.base import Extension
 
-__all__ = ["AuditLog", "ExtensionManager", "StepOutcome"]
+__all__ = ["AuditLog", "ExtensionManager", "StepOutcome", "StepProvider"]
 
 log = logging.getLogger("symphony.extensions")
 
@@ -69,6 +70,31 @@ class StepOutcome:
     step_type: str
     outputs: dict[str, Any]
     duration_ms: float
+
+
+class StepProvider(Protocol):
+    """Step types from outside the extensions (MCP servers: :mod:`engine.mcp.steps`).
+
+    The provider checks permissions, audits and records metrics of its own calls; the manager
+    checks the inputs against the declaration first.
+    """
+
+    def owns(self, provider: str) -> bool: ...
+
+    def step_types(self) -> dict[str, list[tuple[str, StepTypeSpec]]]: ...
+
+    def call(
+        self,
+        step_type: str,
+        provider: str,
+        values: Mapping[str, Any],
+        *,
+        cancel: threading.Event | None = None,
+        progress: Callable[[float | None, str], None] | None = None,
+        timeout: float | None = None,
+    ) -> StepOutcome: ...
+
+    def stop(self) -> None: ...
 
 
 class AuditLog:
@@ -198,6 +224,7 @@ class ExtensionManager:
         settings: ``extensions.settings``: each extension's settings by id.
         emit: publishes lifecycle events (the bus).
         environ: the environment extensions may read from (default ``os.environ``).
+        models: the configured AI models extensions call through ``ctx.models`` (None: none).
     """
 
     def __init__(
@@ -213,9 +240,11 @@ class ExtensionManager:
         settings: Mapping[str, Mapping[str, Any]] | None = None,
         emit: Callable[[Event], None] | None = None,
         environ: Mapping[str, str] | None = None,
+        models: ModelRegistry | None = None,
     ) -> None:
         self.workspace = workspace.resolve()
         self._db = db
+        self._models = models
         self._store = store
         self._timeout = activation_timeout_s
         self._config_enabled = set(enabled)
@@ -229,6 +258,7 @@ class ExtensionManager:
         self._lock = threading.RLock()
         self._records: dict[str, _Record] = {}
         self._broken: list[_Record] = []  # invalid manifests and duplicate ids
+        self._step_providers: list[StepProvider] = []
         for item in found:
             self._add(item)
 
@@ -418,6 +448,7 @@ class ExtensionManager:
                 store=self._store,
                 settings=settings,
                 environ=self._environ,
+                models=self._models,
             )
         return self._move(rec, State.LOADED)
 
@@ -527,6 +558,8 @@ class ExtensionManager:
             thread.join(2 * DEACTIVATE_TIMEOUT_S + 1)
         for rec in self._records.values():  # hosts of loaded, failed or inactive extensions
             _shutdown(rec.instance)
+        for provider in self._step_providers:
+            provider.stop()
         self.audit.flush()
         self._deadlines.close()
 
@@ -600,7 +633,19 @@ class ExtensionManager:
                 continue
             for spec in rec.manifest.contributes.steps:
                 result.setdefault(spec.type, []).append((rec.id, spec))
+        for provider in self._step_providers:
+            for name, offers in provider.step_types().items():
+                result.setdefault(name, []).extend(offers)
         return result
+
+    def add_provider(self, provider: StepProvider) -> None:
+        """Offer ``provider``'s step types alongside the extensions' (stopped with them)."""
+        self._step_providers.append(provider)
+
+    @property
+    def providers(self) -> tuple[StepProvider, ...]:
+        """The step providers added with :meth:`add_provider`."""
+        return tuple(self._step_providers)
 
     def active_instance(self, ext_id: str) -> Extension:
         """The instance of an enabled extension, loaded and activated first if need be (a
@@ -758,9 +803,15 @@ class ExtensionManager:
             Cancelled: ``cancel`` was set.
             PermissionDenied: the extension tried something its permissions do not allow.
         """
-        rec, spec = self._provider(step_type, extension)
+        ext_id, spec = self._provider(step_type, extension)
         where = f"step {step_type}"
         values = check_inputs(where, spec.inputs, inputs)
+        external = next((p for p in self._step_providers if p.owns(ext_id)), None)
+        if external is not None:
+            return external.call(
+                step_type, ext_id, values, cancel=cancel, progress=progress, timeout=timeout
+            )
+        rec = self._records[ext_id]
         self._ensure_active(rec)
         assert rec.context is not None and rec.guard is not None
         cancel = cancel or threading.Event()
@@ -824,7 +875,7 @@ class ExtensionManager:
             ctx.cleanup()
             self._account(rec, step_type, duration, ok, error)
 
-    def _provider(self, step_type: str, extension: str | None) -> tuple[_Record, StepTypeSpec]:
+    def _provider(self, step_type: str, extension: str | None) -> tuple[str, StepTypeSpec]:
         providers = self.step_types().get(step_type, [])
         if extension is not None:
             providers = [p for p in providers if p[0] == extension]
@@ -836,8 +887,7 @@ class ExtensionManager:
             hint = f"; did you mean {close[0]!r}?" if close else ""
             by = f" from extension {extension!r}" if extension else ""
             raise UsageError(f"no enabled extension offers step type {step_type!r}{by}{hint}")
-        ext_id, spec = providers[0]
-        return self._records[ext_id], spec
+        return providers[0]
 
     def _account(self, rec: _Record, step_type: str, duration: float, ok: bool, error: str) -> None:
         with self._lock:

@@ -183,6 +183,10 @@ class PermissionGuard:
             self._deny("models", name, self._no_grant("models"))
         self._record("models", name, "allowed", "")
 
+    def may_call_model(self, name: str) -> bool:
+        """Whether model ``name`` is granted, without auditing (to list the callable ones)."""
+        return _names_match(self.permissions.models, name)
+
     def record(self, permission: str, target: str, detail: str = "") -> None:
         """Audit an operation that needs no grant (artifact access, progress)."""
         self._record(permission, target, "allowed", detail)

@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     from engine.bus import Bus
     from engine.config import SymphonyConfig
     from engine.config.loader import Origin
+    from engine.instruments.models import Models as ModelRegistry
     from engine.pit.artifacts.store import ArtifactStore
     from engine.types.messages import Message
 
@@ -83,6 +84,7 @@ class ExtensionsPhase:
         store: opens the workspace's artifact store.
         emit: publishes events on the bus.
         origins: returns where each configuration value came from.
+        models: the configured AI models, for extensions' ``ctx.models``.
     """
 
     name = "extensions"
@@ -94,8 +96,10 @@ class ExtensionsPhase:
         store: Callable[[], ArtifactStore],
         emit: Callable[[Event], None],
         origins: Callable[[], Mapping[str, Origin]] = dict,
+        models: ModelRegistry | None = None,
     ) -> None:
         self.workspace = workspace
+        self._models = models
         self._config = config
         self._origins = origins
         self._store = store
@@ -128,7 +132,12 @@ class ExtensionsPhase:
             disabled=ext.disabled,
             settings=ext.settings,
             emit=self._emit,
+            models=self._models,
         )
+        if config.mcp.servers:
+            from engine.mcp import attach
+
+            attach(self.manager, config.mcp.servers)  # starts nothing until first use
         self.manager.start()
 
     def _layer_of(self, key: str) -> str | None:

@@ -4,8 +4,10 @@ A step's cache key is the SHA-256 of, in canonical JSON: its step type, the prov
 extension's ``id@version``, its resolved inputs (upstream outputs included, so a changed
 upstream result changes the key), and the content hashes of the workspace files it reads —
 the paths given in inputs declared ``files = "read"``, the step type's ``reads`` globs and the
-melody step's ``files`` globs. Folders are expanded to the files under them, leaving out what
-``.gitignore`` ignores, ``.git`` and ``.symphony``.
+melody step's ``files`` globs — and, for an extension with the ``models`` permission, a salt:
+the configuration of the models it may call (see :func:`engine.instruments.access.fingerprint`).
+Folders are expanded to the files under them, leaving out what ``.gitignore`` ignores, ``.git``
+and ``.symphony``.
 
 File hashes are remembered by (size, mtime): an unchanged file is stat'ed, not read, like git's
 index. A file whose mtime is within the last two seconds is always re-read (its content may still
@@ -41,13 +43,22 @@ def canonical(value: Any) -> str:
 
 
 def cache_key(
-    *, step_type: str, extension: str, inputs: Mapping[str, Any], files_digest: str
+    *,
+    step_type: str,
+    extension: str,
+    inputs: Mapping[str, Any],
+    files_digest: str,
+    salt: Any = None,
 ) -> str:
-    """The cache key of one step call (hex SHA-256)."""
-    payload = canonical(
-        {"type": step_type, "extension": extension, "inputs": inputs, "files": files_digest}
-    )
-    return hashlib.sha256(payload.encode()).hexdigest()
+    """The cache key of one step call (hex SHA-256).
+
+    ``salt`` is what else the result depends on (the configuration of the models the
+    extension may call); None leaves it out, so keys without one are unchanged.
+    """
+    parts = {"type": step_type, "extension": extension, "inputs": inputs, "files": files_digest}
+    if salt is not None:
+        parts["salt"] = salt
+    return hashlib.sha256(canonical(parts).encode()).hexdigest()
 
 
 def file_inputs(spec: StepTypeSpec, inputs: Mapping[str, Any], direction: str) -> list[str]:

@@ -25,6 +25,7 @@ from collections import defaultdict
 from typing import TYPE_CHECKING, Any
 
 from engine.bus.handlers import on_payload
+from engine.instruments.secrets import redact
 from engine.runs.messages import (
     AnswerRecovery,
     CancelRun,
@@ -102,7 +103,7 @@ class _StepLogs(logging.Handler):
                         run_id=run_id,
                         step_id=step_id,
                         level=record.levelname.lower(),
-                        message=record.getMessage(),
+                        message=redact(record.getMessage()),
                         ts=record.created,
                     )
                 )
@@ -428,17 +429,26 @@ class RunsPhase:
             definition=row.definition,
         )
 
+    def step_outputs(self, run_id: str) -> list[dict[str, Any]]:
+        """The outputs of a run's steps that produced any, in declaration order.
+
+        Raises:
+            UsageError: no run yet, or no such run.
+        """
+        if not self._store_exists():
+            raise UsageError("no run yet in this workspace")
+        steps = self.runner().store.steps(run_id)
+        return [s.outputs for s in steps if s.outputs]
+
     # --- melodies and plans ------------------------------------------------------------------
 
     def _plan(self, cmd: PlanRequest) -> PlanReply:
-        from engine.conductor.planner import plan
+        from engine.conductor.model_planner import plan_request
 
         engine = self._engine
-        result = plan(
-            cmd.request,
-            workspace=engine.workspace,
-            step_types=engine.extensions.step_types(),
-            models=list(engine.config.aide.models),
+        step_types = {t: p[0][1] for t, p in engine.extensions.step_types().items() if p}
+        result = plan_request(
+            cmd.request, workspace=engine.workspace, step_types=step_types, models=engine.models
         )
         return PlanReply(
             request=cmd.request,

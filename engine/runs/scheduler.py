@@ -30,6 +30,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
+from engine.instruments.secrets import redact_bytes
 from engine.melody.dag import Dag
 from engine.melody.expr import compile_when
 from engine.melody.refs import resolve
@@ -131,6 +132,9 @@ class MelodyRun:
         emit: publishes run events.
         concurrency: steps running at once.
         executor: where steps run (default: a thread pool of ``concurrency`` workers).
+        cache_salt: what a step's cache key must cover besides its inputs and files, given
+            the ids of the extensions offering its step type (the configuration of the models
+            they may call); None adds nothing.
     """
 
     def __init__(
@@ -147,6 +151,7 @@ class MelodyRun:
         emit: Callable[[Event], None],
         concurrency: int = 4,
         executor: Executor | None = None,
+        cache_salt: Callable[[Sequence[str]], Any] | None = None,
     ) -> None:
         self.workspace = workspace
         self.melody = melody
@@ -159,6 +164,7 @@ class MelodyRun:
         self.emit = emit
         self.concurrency = max(1, concurrency)
         self.executor = executor
+        self.cache_salt = cache_salt
         #: Asked when a step that is not optional failed for good: "retry", "skip" (go on
         #: without it) or "abort" (cancel the run). None (the default) means go on.
         self.on_failure: Callable[[str, str], str] | None = None
@@ -645,7 +651,14 @@ class MelodyRun:
         if cacheable:
             digest = self.hasher.digest(read_paths, read_globs)
             ids = ",".join(sorted(f"{e}@{self.versions.get(e, '?')}" for e, _ in providers))
-            key = cache_key(step_type=spec.uses, extension=ids, inputs=values, files_digest=digest)
+            salt = self.cache_salt([e for e, _ in providers]) if self.cache_salt else None
+            key = cache_key(
+                step_type=spec.uses,
+                extension=ids,
+                inputs=values,
+                files_digest=digest,
+                salt=salt,
+            )
             result.cache_key = key
             if sid not in self.forced:
                 hit = self.store.cache_get(key)
@@ -714,9 +727,10 @@ class MelodyRun:
                     "",
                 )
                 if self.artifacts is not None:
-                    result.blob = json.dumps(
-                        outputs, sort_keys=True, indent=2, default=str
-                    ).encode()
+                    # Step outputs are kept: never with a secret in them (an echoed API key).
+                    result.blob = redact_bytes(
+                        json.dumps(outputs, sort_keys=True, indent=2, default=str).encode()
+                    )
                     result.artifact = hashlib.sha256(result.blob).hexdigest()
                 if key is not None and self.hasher.digest(read_paths, read_globs) != digest:
                     # The files it reads changed while it ran (it fixed them, or another step

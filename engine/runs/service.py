@@ -16,7 +16,7 @@ from engine.runs.states import RunState
 from engine.types.errors import UsageError
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Callable, Mapping, Sequence
     from pathlib import Path
 
     from engine.melody.model import Melody
@@ -112,7 +112,23 @@ class Runner:
             artifacts=self.engine.pit.store,
             emit=self.emit,
             concurrency=self.engine.config.core.concurrency,
+            cache_salt=self._models_salt,
         )
+
+    def _models_salt(self, extensions: Sequence[str]) -> Any:
+        """The configuration of the models the step's extensions may call (see
+        :func:`engine.instruments.access.fingerprint`): a changed endpoint, model name or
+        default parameter makes an AI step's cached result stale."""
+        from engine.instruments.access import fingerprint
+
+        manager = self.engine.extensions
+        grants: list[str] = []
+        for ext_id in extensions:
+            try:
+                grants.extend(manager.manifest(ext_id).permissions.models)
+            except UsageError:
+                continue  # a provider outside the registry (an MCP server): no model access
+        return fingerprint(self.engine.config.aide, sorted(set(grants)))
 
     def load(self, target: str) -> tuple[Melody, Path]:
         """Find and parse a melody (NAME or file)."""

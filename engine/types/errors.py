@@ -373,3 +373,39 @@ class Interrupted(SymphonyError):
 
     code = "interrupted"
     exit_code = EXIT_INTERRUPTED
+
+
+class ModelError(SymphonyError):
+    """A model provider failed: it answered with an error, could not be reached, or its reply
+    could not be read.
+
+    Attributes:
+        status: the HTTP status, when there was a reply.
+    """
+
+    code = "model.error"
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class ModelUnavailable(ModelError):
+    """The provider stayed busy or unreachable after the retries (429, 5xx, connection)."""
+
+    code = "model.unavailable"
+    exit_code = EXIT_RETRYABLE
+    retryable = True
+
+
+class ModelNotConfigured(SymphonyError):
+    """An AI feature was asked for but no model is configured (the message says how)."""
+
+    code = "model.not_configured"
+    exit_code = EXIT_USAGE
+
+
+class PlanFailed(ModelError):
+    """A model's answers could not be made into a valid melody (the rules plan instead)."""
+
+    code = "model.plan_invalid"

@@ -29,6 +29,7 @@ from symphony_tui.keymap import key_rows, keys_for
 from symphony_tui.screens.editor_dialogs import ChoiceDialog, InputDialog, PickDialog
 from symphony_tui.screens.file_actions import FileActions
 from symphony_tui.screens.workspace_recovery import WorkspaceRecovery
+from symphony_tui.views.chat import ChatPanel
 from symphony_tui.views.conductor import ConductorPanel
 from symphony_tui.widgets.editor import Editor, editor_label, read_for_editing
 from symphony_tui.widgets.explorer import Explorer
@@ -45,7 +46,7 @@ if TYPE_CHECKING:
     from textual.binding import ActiveBinding
     from textual.widget import Widget
 
-    from engine.config.models import EditorConfig
+    from engine.config.models import AideConfig, EditorConfig
     from engine.files.recovery import RecoveryStore
     from symphony_tui.app import SymphonyApp
     from symphony_tui.views.runs import RunsView
@@ -163,6 +164,14 @@ class MainScreen(Screen[None]):
             id="conductor",
         ),
         Binding(
+            "f12",
+            "chat",
+            "Chat",
+            show=False,
+            tooltip="Chat with a configured AI model",
+            id="chat",
+        ),
+        Binding(
             "ctrl+o",
             "quick_open",
             "Quick open",
@@ -238,6 +247,7 @@ class MainScreen(Screen[None]):
                 with TabbedContent(id="panel"):
                     yield TabPane("Terminal", id="panel-terminal")
                     yield TabPane("Conductor", ConductorPanel(id="conductor"), id="panel-conductor")
+                    yield TabPane("Chat", ChatPanel(id="chat"), id="panel-chat")
         yield StatusBar(id="status")
         yield Footer()
 
@@ -298,6 +308,7 @@ class MainScreen(Screen[None]):
         status = self.query_one(StatusBar)
         status.workspace = self.workspace.name or str(self.workspace)
         status.theme_name = self.app.theme
+        self.show_model(self.symphony.loaded.config.aide)
         self.query_one(Explorer).focus()
         if self.keeper.store is not None:
             self.set_interval(RECOVERY_INTERVAL, self.flush_recovery)
@@ -448,6 +459,9 @@ class MainScreen(Screen[None]):
         if panel.active == "panel-conductor":
             self.query_one(ConductorPanel).focus()
             return
+        if panel.active == "panel-chat":
+            self.query_one(ChatPanel).focus()
+            return
         terminal = self.panel_terminal
         if terminal is None:
             terminal = self._new_terminal(None)
@@ -462,6 +476,17 @@ class MainScreen(Screen[None]):
             panel.display = True
         panel.active = "panel-conductor"
         self.query_one(ConductorPanel).focus()
+
+    async def action_chat(self) -> None:
+        """Show the chat panel with its input focused."""
+        panel = self.query_one("#panel", TabbedContent)
+        if not panel.display:
+            self._focus_before_panel = self.focused
+            panel.display = True
+        panel.active = "panel-chat"
+        chat = self.query_one(ChatPanel)
+        chat.refresh_models()
+        chat.focus()
 
     async def action_board(self, target: str = "", run_id: str = "") -> None:
         """Open a melody on the Harmony Board (asks which one when there are several)."""
@@ -546,6 +571,21 @@ class MainScreen(Screen[None]):
         from symphony_tui.views.extensions import ExtensionsView
 
         await self.open_view("extensions", "Extensions", ExtensionsView)
+
+    def action_undo_changes(self) -> None:
+        """Undo the latest applied file changes (restores the files exactly as they were)."""
+        from engine.changes.messages import UndoChanges
+
+        def undone(reply: Any) -> None:
+            lines = [f"{f.action} {f.path}" for f in reply.files]
+            self.notify(
+                "\n".join(lines) or "nothing to restore",
+                title=f"Undid checkpoint {reply.checkpoint.id}",
+                timeout=10,
+            )
+            self.query_one(Explorer).reload()
+
+        self.symphony.request(UndoChanges(), undone)
 
     async def action_runs(self) -> None:
         """Open the runs view."""
@@ -671,6 +711,15 @@ class MainScreen(Screen[None]):
     def set_config_problem(self, message: str) -> None:
         """Show (or clear, with ``""``) a configuration problem in the status bar."""
         self.query_one(StatusBar).config_problem = message
+
+    def show_model(self, aide: AideConfig) -> None:
+        """Show the model AI features use (the default, or the only one) in the status bar."""
+        name = aide.default_model or ""
+        if not name and len(aide.models) == 1:
+            name = next(iter(aide.models))
+        elif not name and aide.models:
+            name = f"{len(aide.models)} models"
+        self.query_one(StatusBar).model = name
 
     def set_theme_name(self, name: str) -> None:
         """Show the active theme's name."""

@@ -19,6 +19,12 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Input, RichLog
 
+from engine.changes.messages import (
+    ApplyChanges,
+    ChangesApplied,
+    GetProposedChanges,
+    ProposedChanges,
+)
 from engine.melody.model import Melody
 from engine.runs.messages import (
     CancelRun,
@@ -210,6 +216,43 @@ class ConductorPanel(Vertical):
                 line.stylize(state_style(self.app, event.state))
                 self._say(line)
                 self.symphony.request(GetRun(run_id=self.run_id), self._decisions)
+                self.symphony.request(GetProposedChanges(run_id=self.run_id), self._review)
+
+    def _review(self, reply: ProposedChanges) -> None:
+        """The run proposed file changes: review them file by file, apply the accepted ones."""
+        from symphony_tui.screens.review import ReviewScreen
+
+        change_set = reply.change_set
+        if change_set is None:
+            return
+        self._say(
+            Text(f"✎ {len(change_set.changes)} file change(s) proposed: review them", style="bold")
+        )
+
+        def reviewed(accepted: tuple[str, ...] | None) -> None:
+            if not accepted:
+                self._say("changes not applied (nothing was written)", "dim")
+                return
+            self.symphony.request(
+                ApplyChanges(change_set=change_set, accepted=accepted, run=self.run_id or ""),
+                self._applied,
+                lambda e: self._say(f"✖ not applied: {e}", "bold"),
+            )
+
+        self.app.push_screen(ReviewScreen(change_set), reviewed)
+
+    def _applied(self, reply: ChangesApplied) -> None:
+        self._say(
+            Text.assemble(
+                ("✔ applied ", "bold"),
+                ", ".join(reply.files),
+                (f"  checkpoint {reply.checkpoint.id}; palette: Undo changes", "dim"),
+            )
+        )
+        self.notify(
+            f"{len(reply.files)} file(s) changed; 'Undo changes' in the palette restores them",
+            title="Changes applied",
+        )
 
     def _decisions(self, reply: RunDetail) -> None:
         if not reply.decisions:

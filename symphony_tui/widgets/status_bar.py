@@ -1,4 +1,5 @@
-"""The status bar: engine health, workspace, theme and configuration state."""
+"""The status bar: engine health, running melodies, workspace, model, theme and configuration
+state."""
 
 from __future__ import annotations
 
@@ -26,6 +27,10 @@ class StatusBar(Static):
     workspace: reactive[str] = reactive("")
     theme_name: reactive[str] = reactive("")
     config_problem: reactive[str] = reactive("")
+    #: Melody runs going in this Symphony.
+    running: reactive[int] = reactive(0)
+    #: The default model (empty: none configured).
+    model: reactive[str] = reactive("")
 
     def render(self) -> Text:
         icon = _ICONS.get(self.health, "?")
@@ -40,11 +45,15 @@ class StatusBar(Static):
         text.append(f"{icon} engine {self.health}", style=f"bold {colour}" if colour else "dim")
         if self.health_detail:
             text.append(f" ({self.health_detail})", style="dim")
+        if self.running:
+            text.append(f"  ◐ {self.running} running", style=f"bold {theme.accent or ''}")
         if self.config_problem:
             text.append("  ⚠ config: ", style=f"bold {theme.warning or ''}")
             text.append(self.config_problem)
         right = Text()
         right.append(self.workspace, style="bold")
+        if self.model:
+            right.append(f"  ✦ {self.model}", style="dim")
         right.append(f"  ◐ {self.theme_name}", style="dim")
         width = self.size.width - 2 if self.size.width else 80
         gap = max(1, width - text.cell_len - right.cell_len)

@@ -111,7 +111,9 @@ def workspace(tmp_path: Path) -> Path:
     folder.mkdir(parents=True)
     (folder / "check.toml").write_text(VALID, encoding="utf-8")
     (folder / "broken.toml").write_text(BROKEN, encoding="utf-8")
-    (folder / "spec.toml").write_text(SPEC_TOML, encoding="utf-8")
+    # SPEC §4's example with a step type no extension provides (llm.chat is built in now).
+    unknown = SPEC_TOML.replace('"llm.chat"', '"oracle.ask"')
+    (folder / "spec.toml").write_text(unknown, encoding="utf-8")
     (folder / "typo.yaml").write_text(YAML_SYNTAX_ERROR, encoding="utf-8")
     return ws
 
@@ -163,7 +165,7 @@ def test_errors_as_json(workspace: Path, symphony_melody_validate: Runner) -> No
             {
                 "file": ".symphony/melodies/spec.toml",
                 "location": "steps[2] (explain).uses",
-                "reason": "unknown step type 'llm.chat': no available extension provides it",
+                "reason": "unknown step type 'oracle.ask': no available extension provides it",
             }
         ],
         "steps": 3,

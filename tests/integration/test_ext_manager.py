@@ -199,7 +199,10 @@ def test_manifest_timeout_overrides_the_default(env: Env) -> None:
     t0 = time.monotonic()
     manager = env.manager(activation_timeout_s=30)
     assert time.monotonic() - t0 < 1.5
-    assert manager.status("slow.custom").reason == "activating did not finish within 0.2 s"
+    # The host process may not even finish loading within 0.2 s on a busy machine: either way
+    # the manifest's timeout, not the default 30 s, applied.
+    reason = manager.status("slow.custom").reason
+    assert re.fullmatch(r"(loading|activating) did not finish within 0\.2 s", reason), reason
 
 
 def test_changed_manifest_is_refused_until_enabled_again(env: Env) -> None:

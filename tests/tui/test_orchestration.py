@@ -90,9 +90,20 @@ async def test_cancel_a_run_from_the_board(melody_ws: Path) -> None:
         board = await open_board(pilot, app)
         await pilot.press("r")
         await wait_for(pilot, lambda: board.states.get("build") == "running")
+        status = app.screen.query_one(StatusBar)
+        await wait_for(pilot, lambda: status.running == 1)
         await pilot.press("c")
         await wait_for(pilot, lambda: board.run_state == "cancelled")
         assert board.states["build"] == "cancelled"
+        await wait_for(pilot, lambda: status.running == 0)
+
+
+async def test_status_bar_names_the_model(workspace: Path) -> None:
+    overrides = ["aide.models.local.base_url=http://127.0.0.1:9/v1", "aide.models.local.model=m"]
+    app = SymphonyApp(workspace, overrides=overrides, watch_config=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await started(pilot, app)
+        assert app.screen.query_one(StatusBar).model == "local"
 
 
 async def test_edit_on_the_board_and_save(melody_ws: Path) -> None:

@@ -33,6 +33,7 @@ GUIDE = DOCS / "getting-started.md"
 GROUP_PAGES = {
     "artifacts": DOCS / "artifacts.md",
     "ext": DOCS / "extensions.md",
+    "mcp": DOCS / "mcp.md",
     "melody": DOCS / "melodies.md",
     "run": DOCS / "melodies.md",
     "runs": DOCS / "melodies.md",

@@ -3,7 +3,9 @@
 Each request from an extension host names the call it belongs to (0: the activation context);
 :class:`Capabilities` finds that call's :class:`~engine.extensions.context.LocalContext` — the
 same permission guard, audit and scratch rules as for in-process extensions — and does the
-work. Files and artifacts are read back as streams (they may exceed one frame).
+work. Files and artifacts are read back as streams (they may exceed one frame). A model call
+(``ctx.models.chat``) is made here, so the API key never reaches the host; with
+``stream``, its pieces travel as ``ctx.models.delta`` events ahead of the reply.
 """
 
 from __future__ import annotations
@@ -99,6 +101,7 @@ class Capabilities:
                     name=a.get("name"),
                     media_type=a.get("media_type"),
                     tags=a.get("tags") or (),
+                    inputs=a.get("inputs") or (),
                 )
             ),
             "ctx.artifacts.put_file": lambda p, a: _ref(
@@ -107,8 +110,11 @@ class Capabilities:
                     name=a.get("name"),
                     media_type=a.get("media_type"),
                     tags=a.get("tags") or (),
+                    inputs=a.get("inputs") or (),
                 )
             ),
+            "ctx.models.names": lambda p, a: self._context(a).models.names(),
+            "ctx.models.chat": self._chat,
             "ctx.artifacts.find": lambda p, a: [
                 _ref(ref)
                 for ref in self._context(a).artifacts.find(
@@ -169,6 +175,29 @@ class Capabilities:
         )
         found = dataclasses.asdict(result)
         found["argv"] = list(result.argv)
+        return found
+
+    def _chat(self, peer: Peer, params: Mapping[str, Any]) -> dict[str, Any]:
+        """``ctx.models.chat``: the engine makes the call (the key never leaves it); streamed
+        pieces go back as ``ctx.models.delta`` events before the reply."""
+        context = self._context(params)
+        delta = params.get("delta") or 0
+        on_delta = None
+        if delta:
+
+            def on_delta(text: str) -> None:
+                peer.notify("ctx.models.delta", {"run": delta, "stream": "delta", "text": text})
+
+        model = params.get("model")
+        reply = context.models.chat(
+            params["messages"],
+            model=str(model) if model is not None else None,
+            params=params.get("params"),
+            stream=bool(params.get("stream")),
+            on_delta=on_delta,
+        )
+        found = dataclasses.asdict(reply)
+        found["usage"] = dataclasses.asdict(reply.usage) if reply.usage is not None else None
         return found
 
     def _progress(self, _peer: Peer, _topic: str, data: Any) -> None:

@@ -21,10 +21,13 @@ from engine.types.errors import IpcRemoteError
 from symphony_sdk.context import (
     ArtifactRef,
     Artifacts,
+    ChatReply,
     ExtensionContext,
     Files,
+    Models,
     ProcessResult,
     StepContext,
+    TokenUsage,
 )
 
 if TYPE_CHECKING:
@@ -32,10 +35,13 @@ if TYPE_CHECKING:
 
     from engine.ipc import Client
 
-__all__ = ["OutputRouter", "RemoteContext", "RemoteStepContext"]
+__all__ = ["OutputRouter", "RemoteContext", "RemoteModels", "RemoteStepContext"]
 
 #: The call number of the activation context (step calls count from 1).
 ACTIVATION = 0
+#: How long a model call may take over the bus: the engine bounds it (the model's timeout and
+#: retries, the step's cancellation), so this only guards against an engine that went away.
+MODEL_CALL_TIMEOUT_S = 24 * 3600.0
 
 
 class _Link:
@@ -47,6 +53,10 @@ class _Link:
 
     def ask(self, method: str, **params: Any) -> Any:
         return unwrap(self.client.call(method, {"call": self.call, **params}))
+
+    def ask_within(self, wait: float, method: str, **params: Any) -> Any:
+        """:meth:`ask` waiting up to ``wait`` seconds for the reply (not the bus default)."""
+        return unwrap(self.client.call(method, {"call": self.call, **params}, timeout=wait))
 
     def read(self, method: str, **params: Any) -> bytes:
         """A bytes result: in the reply when small, else streamed (it may exceed a frame)."""
@@ -125,6 +135,7 @@ class RemoteArtifacts(Artifacts):
         name: str | None = None,
         media_type: str | None = None,
         tags: Sequence[str] = (),
+        inputs: Sequence[str] = (),
     ) -> ArtifactRef:
         found = self._link.ask(
             "ctx.artifacts.put_bytes",
@@ -132,6 +143,7 @@ class RemoteArtifacts(Artifacts):
             name=name,
             media_type=media_type,
             tags=list(tags),
+            inputs=list(inputs),
         )
         return ArtifactRef(**found)
 
@@ -142,9 +154,15 @@ class RemoteArtifacts(Artifacts):
         name: str | None = None,
         media_type: str | None = None,
         tags: Sequence[str] = (),
+        inputs: Sequence[str] = (),
     ) -> ArtifactRef:
         found = self._link.ask(
-            "ctx.artifacts.put_file", path=path, name=name, media_type=media_type, tags=list(tags)
+            "ctx.artifacts.put_file",
+            path=path,
+            name=name,
+            media_type=media_type,
+            tags=list(tags),
+            inputs=list(inputs),
         )
         return ArtifactRef(**found)
 
@@ -158,6 +176,52 @@ class RemoteArtifacts(Artifacts):
             "ctx.artifacts.find", tags=list(tags), producer=producer, limit=limit
         )
         return [ArtifactRef(**{**item, "tags": tuple(item.get("tags") or ())}) for item in found]
+
+
+class RemoteModels(Models):
+    """The configured models: the engine checks the permission, makes the call (holding the
+    API key) and stops it when the step is cancelled; streamed pieces come back as events."""
+
+    def __init__(self, link: _Link, outputs: OutputRouter) -> None:
+        self._link = link
+        self._outputs = outputs
+
+    def names(self) -> list[str]:
+        return [str(n) for n in self._link.ask("ctx.models.names")]
+
+    def chat(
+        self,
+        messages: Sequence[Mapping[str, Any]],
+        *,
+        model: str | None = None,
+        params: Mapping[str, Any] | None = None,
+        stream: bool = False,
+        on_delta: Callable[[str], None] | None = None,
+    ) -> ChatReply:
+        delta = self._outputs.open(lambda _s, text: on_delta(text)) if on_delta else 0
+        try:
+            found = self._link.ask_within(
+                MODEL_CALL_TIMEOUT_S,
+                "ctx.models.chat",
+                messages=[dict(m) for m in messages],
+                model=model,
+                params=dict(params) if params is not None else None,
+                stream=stream,
+                delta=delta,
+            )
+        finally:
+            if delta:
+                self._outputs.close(delta)
+        usage = found.get("usage")
+        return ChatReply(
+            text=str(found["text"]),
+            model=str(found["model"]),
+            usage=TokenUsage(**usage) if isinstance(usage, dict) else None,
+            cost=found.get("cost"),
+            provider_model=str(found.get("provider_model", "")),
+            finish_reason=found.get("finish_reason"),
+            duration_ms=float(found.get("duration_ms", 0.0)),
+        )
 
 
 class RemoteContext(ExtensionContext):
@@ -181,6 +245,7 @@ class RemoteContext(ExtensionContext):
         self.log = logging.getLogger(f"symphony.ext.{extension_id}")
         self.fs = RemoteFiles(self._link)
         self.artifacts = RemoteArtifacts(self._link)
+        self.models = RemoteModels(self._link, outputs)
 
     def run(
         self,

@@ -11,8 +11,9 @@ workspace). It connects, then answers:
 - ``host.motif.render`` — a motif's ``render(panel)``, the tree validated and encoded with
   :mod:`symphony_sdk.vdom.codec`; ``host.motif.event`` — its ``on_event(panel, event)``; a
   motif's ``refresh(panel)`` goes to the engine as the event ``motif.refresh``;
-- events ``host.cancel`` (a call's cancel event) and ``ctx.run.output`` (a running program's
-  output for its ``on_output`` callback).
+- events ``host.cancel`` (a call's cancel event), ``ctx.run.output`` (a running program's
+  output for its ``on_output`` callback) and ``ctx.models.delta`` (a streamed model reply's
+  pieces for its ``on_delta`` callback).
 
 Every reply is a :func:`~engine.extensions.host.wire.success` or
 :func:`~engine.extensions.host.wire.failure` value. The process ends when the engine closes the
@@ -96,6 +97,7 @@ class Host:
         client.handle("host.motif.event", self._guarded(self.motif_event))
         client.on_event("host.cancel", self._cancel)
         client.on_event("ctx.run.output", lambda _peer, _topic, data: self.outputs.deliver(data))
+        client.on_event("ctx.models.delta", lambda _peer, _topic, data: self.outputs.deliver(data))
 
     @staticmethod
     def _guarded(fn: Callable[[Any], Any]) -> Callable[[Peer, Any], Any]:

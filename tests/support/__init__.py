@@ -1,0 +1,1 @@
+"""Real servers and fixtures the tests start (model server, MCP server)."""
