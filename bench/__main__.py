@@ -15,6 +15,7 @@ from bench import (
     bench_extensions,
     bench_ipc,
     bench_melody,
+    bench_models,
     bench_pool,
     bench_runs,
     bench_startup,
@@ -45,6 +46,7 @@ def main() -> None:
     print_table(bench_editor.TITLE, bench_editor.run())
     print_table(bench_vdom.TITLE, bench_vdom.run())
     print_table(bench_board.TITLE, bench_board.run())
+    print_table(bench_models.TITLE, bench_models.run())
 
 
 if __name__ == "__main__":

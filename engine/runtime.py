@@ -154,6 +154,7 @@ class Engine:
             # The bus was rolled back with the rest, so failure listeners hear it directly.
             self._announce_failure(report)
         else:
+            self.models.register_keys()
             self._announce_health_changes()  # records the baseline
             self.bus.emit(
                 EngineStarted(
@@ -277,6 +278,7 @@ class Engine:
         return self._extensions.manager
 
     def _on_config_event(self, event: ConfigChanged | ConfigRejected) -> None:
+        self.models.register_keys()
         if not self.bus.closed:
             self.bus.emit(event)
             self._announce_health_changes()

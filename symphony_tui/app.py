@@ -55,6 +55,7 @@ if TYPE_CHECKING:
 
     from rich.console import RenderableType
     from textual.screen import Screen
+    from textual.widget import Widget
 
 log = logging.getLogger(__name__)
 
@@ -425,11 +426,23 @@ class SymphonyApp(App[int]):
         on_error: Callable[[SymphonyError], None] | None = None,
         *,
         timeout: float | None = None,
+        owner: Widget | None = None,
     ) -> None:
         """Send a command; ``on_reply`` gets the reply on the UI thread. Without ``on_error``,
-        an error is shown as a notification naming the command."""
+        an error is shown as a notification naming the command.
+
+        A reply for a widget that has left the screen meanwhile (its tab was closed) is
+        dropped: ``owner``, or the widget whose method ``on_reply`` is.
+        """
+        from textual.widget import Widget
+
+        bound = getattr(on_reply, "__self__", None)
+        if owner is None and isinstance(bound, Widget):
+            owner = bound
 
         def replied(message: CommandReplied) -> None:
+            if owner is not None and not owner.is_attached:
+                return
             if message.error is None:
                 on_reply(message.reply)
             elif on_error is not None:

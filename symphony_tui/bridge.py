@@ -10,6 +10,7 @@ Widgets never touch the engine or the bus: they post messages, and the app calls
 
 from __future__ import annotations
 
+import heapq
 import threading
 from collections import deque
 from collections.abc import Callable
@@ -30,9 +31,12 @@ if TYPE_CHECKING:
 #: Called on the UI thread with the reply to a command (see :meth:`EngineBridge.send`).
 ReplyCallback = Callable[["CommandReplied"], None]
 
-#: Most events held while the UI is busy; older ones are dropped (the UI only needs the latest
-#: state) and counted in :attr:`EngineBridge.dropped`.
+#: Most chatter events (log lines, progress, streamed text) held while the UI is busy; older
+#: ones are dropped and counted in :attr:`EngineBridge.dropped`. State events (a step's state,
+#: a run's end…) are never dropped: views would show a state that is over.
 MAX_BUFFERED_EVENTS = 10_000
+#: Events that only add detail; the ones that may be dropped under a flood.
+CHATTER = frozenset({"StepLog", "StepProgress", "ChatDelta"})
 
 
 class EngineEvents(Message):
@@ -64,7 +68,9 @@ class EngineBridge:
         self.engine = engine
         self._target = target
         self._lock = threading.Lock()
-        self._buffer: deque[Event] = deque(maxlen=MAX_BUFFERED_EVENTS)
+        self._buffer: deque[tuple[int, Event]] = deque()
+        self._chatter: deque[tuple[int, Event]] = deque(maxlen=MAX_BUFFERED_EVENTS)
+        self._seq = 0
         self._posted = False
         self.dropped = 0
         self._subscription: Subscription | None = None
@@ -90,9 +96,13 @@ class EngineBridge:
 
     def _push(self, event: Event | EngineFailed) -> None:
         with self._lock:
-            if len(self._buffer) == self._buffer.maxlen:
-                self.dropped += 1
-            self._buffer.append(event)
+            self._seq += 1
+            if type(event).__name__ in CHATTER:
+                if len(self._chatter) == self._chatter.maxlen:
+                    self.dropped += 1
+                self._chatter.append((self._seq, event))
+            else:
+                self._buffer.append((self._seq, event))
             if self._posted:
                 return
             self._posted = True
@@ -101,8 +111,10 @@ class EngineBridge:
     def drain(self) -> list[Event]:
         """Take every buffered event, oldest first (call on the UI thread)."""
         with self._lock:
-            events = list(self._buffer)
+            merged = heapq.merge(self._buffer, self._chatter, key=lambda item: item[0])
+            events = [event for _seq, event in merged]
             self._buffer.clear()
+            self._chatter.clear()
             self._posted = False
         return events
 

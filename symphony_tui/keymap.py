@@ -56,6 +56,7 @@ def scopes() -> list[tuple[str, type[DOMNode]]]:
     from symphony_tui.app import SymphonyApp
     from symphony_tui.board.canvas import BoardCanvas
     from symphony_tui.screens.main import MainScreen
+    from symphony_tui.screens.review import ReviewScreen
     from symphony_tui.views.artifacts import ArtifactsView
     from symphony_tui.views.board import BoardView
     from symphony_tui.views.chat import ChatPanel
@@ -77,6 +78,7 @@ def scopes() -> list[tuple[str, type[DOMNode]]]:
         ("Runs", RunsView),
         ("Conductor", ConductorPanel),
         ("Chat", ChatPanel),
+        ("Change review", ReviewScreen),
         ("Artifacts", ArtifactsView),
         ("Extensions", ExtensionsView),
         ("Install review", InstallReviewScreen),

@@ -29,7 +29,9 @@ import msgspec
 
 from engine.changes.checkpoints import (
     FILES,
+    checkpoint_lock,
     checkpoints_dir,
+    keep_private,
     remove_created_dirs,
     restore_file,
     save_manifest,
@@ -47,6 +49,7 @@ from engine.changes.model import (
 )
 from engine.changes.paths import FileState, check_path, read_state
 from engine.files.atomic import NEW_FILE_MODE, write_atomic
+from engine.instruments.secrets import redact, redact_bytes
 from engine.types.errors import ArtifactError, SymphonyError, UsageError
 
 if TYPE_CHECKING:
@@ -105,6 +108,30 @@ def _after_mode(change: FileChange, state: FileState) -> int:
 
 
 def apply_changes(
+    workspace: Path,
+    change_set: ChangeSet,
+    accepted: Iterable[str] | None = None,
+    *,
+    state_dir: str = ".symphony",
+    store: ArtifactStore | None = None,
+    producer: Producer | None = None,
+    inputs: Sequence[str] = (),
+) -> Checkpoint:
+    """See :func:`_apply`; runs under the workspace's change lock, so two applies of changes
+    to the same file cannot both pass the conflict check."""
+    with checkpoint_lock(Path(os.path.realpath(workspace)), state_dir):
+        return _apply(
+            workspace,
+            change_set,
+            accepted,
+            state_dir=state_dir,
+            store=store,
+            producer=producer,
+            inputs=inputs,
+        )
+
+
+def _apply(
     workspace: Path,
     change_set: ChangeSet,
     accepted: Iterable[str] | None = None,
@@ -199,6 +226,7 @@ def _take(
             if state.data is not None:
                 blob = str(index)
                 write_atomic(folder / FILES / blob, state.data)
+                keep_private(folder / FILES / blob)
             else:
                 created_dirs += [d for d in _missing_dirs(root, target) if d not in created_dirs]
             added, removed = line_counts(change)
@@ -218,6 +246,7 @@ def _take(
             )
         accepted = msgspec.structs.replace(change_set, changes=tuple(chosen))
         write_atomic(folder / "change-set.json", accepted.to_json())
+        keep_private(folder / "change-set.json")
         checkpoint = Checkpoint(
             id=cp_id,
             change_set=change_set.id,
@@ -265,6 +294,20 @@ def _record(
         return {}
     accepted = msgspec.structs.replace(change_set, changes=tuple(chosen))
     tags = ("changes", f"checkpoint:{checkpoint.id}")
+    # Artifacts are shared more widely than the workspace: never a configured secret in them.
+    # The change set keeps file contents (base64) only when no secret is among them.
+    holds_secret = any(
+        data is not None and redact_bytes(data) != data
+        for c in accepted.changes
+        for data in (c.before, c.after)
+    )
+    if holds_secret:
+        accepted = msgspec.structs.replace(
+            accepted,
+            changes=tuple(
+                msgspec.structs.replace(c, before=None, after=None) for c in accepted.changes
+            ),
+        )
     try:
         cs = store.put_bytes(
             accepted.to_json(),
@@ -274,7 +317,7 @@ def _record(
             producer=producer,
             inputs=inputs,
         )
-        text = diff_text(accepted)
+        text = redact(diff_text(msgspec.structs.replace(accepted, changes=tuple(chosen))))
         binary = any(is_binary(c.before) or is_binary(c.after) for c in chosen)
         diff = store.put_bytes(
             text.encode("utf-8"),

@@ -22,12 +22,14 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import fcntl
 import logging
 import os
 import re
 import shutil
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import msgspec
 
@@ -43,6 +45,9 @@ from engine.changes.model import (
 from engine.changes.paths import FileState, check_path, read_state
 from engine.files.atomic import write_atomic
 from engine.types.errors import UsageError
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 __all__ = [
     "MANIFEST",
@@ -68,6 +73,30 @@ _encoder = msgspec.json.Encoder()
 def checkpoints_dir(root: Path, state_dir: str = ".symphony") -> Path:
     """The folder holding a workspace's checkpoints."""
     return root / Path(state_dir).expanduser() / "checkpoints"
+
+
+@contextlib.contextmanager
+def checkpoint_lock(root: Path, state_dir: str = ".symphony") -> Iterator[None]:
+    """Hold the workspace's change lock: one apply or undo at a time, across processes (the
+    TUI's review and ``symphony ask --apply`` may race), from the conflict check to the last
+    write. The checkpoints folder is private (0700): it holds copies of the user's files."""
+    folder = checkpoints_dir(root, state_dir)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    with contextlib.suppress(OSError):
+        folder.mkdir(mode=0o700, exist_ok=True)
+        folder.chmod(0o700)
+    with (folder.parent / "changes.lock").open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def keep_private(path: Path) -> None:
+    """A saved copy of a user's file is readable by its owner only."""
+    with contextlib.suppress(OSError):
+        path.chmod(0o600)
 
 
 def save_manifest(folder: Path, checkpoint: Checkpoint) -> None:
@@ -200,6 +229,18 @@ def undo(
     force: bool = False,
     state_dir: str = ".symphony",
 ) -> UndoResult:
+    """See :func:`_undo`; runs under the workspace's change lock."""
+    with checkpoint_lock(Path(os.path.realpath(workspace)), state_dir):
+        return _undo(workspace, checkpoint, force=force, state_dir=state_dir)
+
+
+def _undo(
+    workspace: Path,
+    checkpoint: str = "",
+    *,
+    force: bool = False,
+    state_dir: str = ".symphony",
+) -> UndoResult:
     """Restore the files of a checkpoint (default: the newest not yet undone).
 
     Args:
@@ -245,6 +286,7 @@ def undo(
             log.info("removed %s, left by an interrupted write", stray)
         if entry.path in conflicts and state.data is not None:
             write_atomic(folder / OVERWRITTEN / str(index), state.data)
+            keep_private(folder / OVERWRITTEN / str(index))
         if state.folder:
             raise UsageError(f"cannot undo {entry.path}: a folder is there now; move it away")
         unchanged = _state_hash(state) == entry.before_sha256 and (

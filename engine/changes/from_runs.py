@@ -49,6 +49,12 @@ def proposed_changes(
             if after is not None and not isinstance(after, str):
                 raise UsageError(f"{item['path']}: a proposed content must be text or null")
             wanted[item["path"]] = item
+    # A deletion of a file that is gone already is done: drop it rather than fail the set.
+    wanted = {
+        p: i
+        for p, i in wanted.items()
+        if i.get("after") is not None or (workspace / p).is_file() or (workspace / p).is_symlink()
+    }
     if not wanted:
         return None
     current = propose(

@@ -41,6 +41,13 @@ def check_path(root: Path, rel: str, *, state_dir: str = ".symphony") -> Path:
     folder = Path(os.path.realpath(target.parent))
     if not folder.is_relative_to(root):
         raise UnsafePath(f"{rel}: its folder is a link out of the workspace (to {folder})")
+    # Through a link too: Symphony's state (checkpoints) and git's own files are never changed.
+    protected = [(Path(os.path.realpath(root / ".git")), ".git")]
+    if not state.is_absolute():
+        protected.append((Path(os.path.realpath(root / state_dir)), state_dir))
+    for place, name in protected:
+        if folder.is_relative_to(place):
+            raise UnsafePath(f"{rel}: inside {name} (changes never write there)")
     if target.is_symlink():
         raise UnsafePath(f"{rel}: a symbolic link; Symphony changes files, not links")
     return target

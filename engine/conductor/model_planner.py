@@ -85,7 +85,7 @@ def planning_prompt(
         "- Give every required input. Paths are relative to the workspace root.\n"
         "- To change files use llm.edit with `files` and an `instruction`: it only proposes"
         " changes, which the user reviews before anything is written. Never write files any"
-        " other way.\n"
+        " other way (no `fix` options).\n"
         "- A step may use another's output with the text ${steps.ID.outputs.NAME} in a value.\n"
         "- Keep plans small: only the steps the request needs."
     )
@@ -114,6 +114,16 @@ def _melody_of(
     bad = sorted(u for u in used if isinstance(u, str) and u in FORBIDDEN)
     if bad:
         raise PlanFailed(f"the plan uses {', '.join(bad)}, which plans may not use")
+    fixing = [
+        s.get("id", "?")
+        for s in steps
+        if isinstance(s, dict) and isinstance(s.get("with"), dict) and s["with"].get("fix")
+    ]
+    if fixing:
+        raise PlanFailed(
+            f"step {fixing[0]} asks for fix = true, which writes files without review;"
+            " propose changes with llm.edit instead"
+        )
     document = {
         "melody": {"name": "ask", "description": f"ask: {request}"[:300]},
         "steps": steps,

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from engine.instruments import secrets
 from engine.instruments.models import HOW_TO_CONFIGURE
+from engine.instruments.secrets import DeltaRedactor
 from engine.types.errors import ModelNotConfigured
 from symphony_sdk.context import ChatReply, TokenUsage
 
@@ -80,42 +81,6 @@ def check_messages(messages: Any) -> list[dict[str, Any]]:
             raise ValueError(f"messages[{i}] must be a mapping with a string 'role'")
         found.append(dict(message))
     return found
-
-
-class DeltaRedactor:
-    """Passes streamed pieces on with secrets redacted, even a secret split across pieces.
-
-    The end of what arrived is held back while it could be the beginning of a secret;
-    :meth:`flush` sends what is left once the reply is complete.
-    """
-
-    def __init__(self, sink: Callable[[str], None]) -> None:
-        self._sink = sink
-        self._pending = ""
-
-    def feed(self, text: str) -> None:
-        clean = secrets.redact(self._pending + text)
-        keep = _open_tail(clean)
-        ready, self._pending = clean[: len(clean) - keep], clean[len(clean) - keep :]
-        if ready:
-            self._sink(ready)
-
-    def flush(self) -> None:
-        if self._pending:
-            rest, self._pending = secrets.redact(self._pending), ""
-            self._sink(rest)
-
-
-def _open_tail(text: str) -> int:
-    """Length of the longest end of ``text`` that is the beginning (not the whole) of a secret."""
-    # The registry is append-only and swapped whole, so reading it unlocked is safe.
-    longest = 0
-    for secret in secrets.registered():
-        for k in range(min(len(secret) - 1, len(text)), longest, -1):
-            if secret.startswith(text[-k:]):
-                longest = k
-                break
-    return longest
 
 
 def chat(

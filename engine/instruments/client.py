@@ -95,8 +95,8 @@ class ChatResult:
 
 def cost_of(config: ModelConfig, usage: Usage | None) -> float | None:
     """The price of ``usage`` with the model's prices, or None when either is unknown."""
-    if usage is None or (config.input_price is None and config.output_price is None):
-        return None
+    if usage is None or config.input_price is None or config.output_price is None:
+        return None  # unknown, or only half priced: a cost that looks complete would mislead
     return (
         usage.prompt_tokens * (config.input_price or 0.0)
         + usage.completion_tokens * (config.output_price or 0.0)
@@ -239,19 +239,30 @@ class ChatClient:
         on_delta: Callable[[str], None] | None,
         cancel: threading.Event,
     ) -> tuple[str, str | None, Usage | None, str | None, dict[str, Any]]:
-        """One request on a worker thread, so that a cancel returns at once even while the
-        provider has not answered yet (connecting, or before its headers); the abandoned
-        request ends by itself (its socket is cut once it answers, or it times out)."""
+        """One request on a worker thread, watched from here.
+
+        A cancel returns at once, even while the provider has not answered (connecting, or
+        before its headers). An attempt that brings nothing new for ``timeout_s`` — no headers,
+        no reply piece; keep-alive comments do not count — is cut and retried. Once part of a
+        streamed reply was handed to ``on_delta`` an attempt is not retried (the caller would
+        see the start twice): it fails instead. The abandoned request ends by itself: its
+        socket is cut once it answers, or it times out.
+        """
         box: dict[str, Any] = {}
         done = threading.Event()
+        cut = threading.Event()
+        progress = [time.monotonic()]
+        delivered = [0]
 
         def delta(piece: str) -> None:
-            if on_delta is not None and not cancel.is_set():
+            progress[0] = time.monotonic()
+            if on_delta is not None and not cut.is_set():
+                delivered[0] += len(piece)
                 on_delta(piece)
 
         def work() -> None:
             try:
-                box["value"] = self._request(body, stream, delta, cancel)
+                box["value"] = self._request(body, stream, delta, cut)
             except BaseException as e:  # handed to the caller below
                 box["error"] = e
             finally:
@@ -260,9 +271,23 @@ class ChatClient:
         threading.Thread(target=work, name="symphony-model-call", daemon=True).start()
         while not done.wait(0.05):
             if cancel.is_set():
+                cut.set()
                 raise Cancelled(f"model {self.name!r}: cancelled")
-        if "error" in box:
-            raise box["error"]
+            idle = time.monotonic() - progress[0]
+            if idle > self.config.timeout_s:
+                cut.set()
+                reason = f"nothing new for {self.config.timeout_s:g} s"
+                if delivered[0]:
+                    raise ModelError(f"model {self.name!r}: the reply stopped ({reason})")
+                raise _Retry(reason)
+        error = box.get("error")
+        if error is not None:
+            if isinstance(error, _Retry) and delivered[0]:
+                raise ModelError(
+                    f"model {self.name!r}: the reply broke off after {delivered[0]} characters"
+                    f" ({error.reason})"
+                )
+            raise error
         value: tuple[str, str | None, Usage | None, str | None, dict[str, Any]] = box["value"]
         return value
 
@@ -359,12 +384,12 @@ class ChatClient:
                 chunk = json.loads(data)
             except ValueError:
                 raise ModelError(
-                    f"model {self.name!r}: unreadable stream event {data[:80]!r}"
+                    f"model {self.name!r}: unreadable stream event {secrets.redact(data[:80])!r}"
                 ) from None
             if not isinstance(chunk, dict):
                 continue
             if "error" in chunk:
-                raise ModelError(f"model {self.name!r}: {_message_of(chunk)}")
+                raise ModelError(f"model {self.name!r}: {secrets.redact(_message_of(chunk))}")
             model = chunk.get("model") or model
             usage = _usage(chunk.get("usage")) or usage
             for choice in chunk.get("choices") or ():

@@ -9,12 +9,14 @@ cancelled caller stops waiting. Per-model totals (calls, errors, tokens, cost) a
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from engine.types.errors import Cancelled, ModelNotConfigured
+from engine.instruments import secrets
+from engine.types.errors import Cancelled, ModelError, ModelNotConfigured
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
@@ -45,12 +47,18 @@ class ModelTotals:
 
 
 class _Entry:
-    def __init__(self, name: str, config: ModelConfig, environ: Mapping[str, str] | None) -> None:
+    def __init__(
+        self,
+        name: str,
+        config: ModelConfig,
+        environ: Mapping[str, str] | None,
+        slots: threading.BoundedSemaphore | None = None,
+    ) -> None:
         from engine.instruments.client import ChatClient  # httpx only when a model is used
 
         self.config = config
         self.client = ChatClient(name, config, environ=environ)
-        self.slots = threading.BoundedSemaphore(config.max_concurrent)
+        self.slots = slots or threading.BoundedSemaphore(config.max_concurrent)
 
 
 class Models:
@@ -69,7 +77,24 @@ class Models:
         self._environ = environ
         self._lock = threading.Lock()
         self._entries: dict[str, _Entry] = {}
+        self._retired: list[ChatClient] = []
         self.totals: dict[str, ModelTotals] = {}
+
+    def register_keys(self) -> None:
+        """Register the API key of every configured model for redaction now, before anything
+        (a prompt artifact, a log line) could hold one — not only when a request is made."""
+        import os
+
+        from engine.instruments import secrets
+
+        environ = self._environ if self._environ is not None else os.environ
+        try:
+            models = self._aide().models
+        except Exception:  # the configuration is not loaded yet
+            return
+        for config in models.values():
+            if config.api_key_env:
+                secrets.register(environ.get(config.api_key_env))
 
     def names(self) -> list[str]:
         return sorted(self._aide().models)
@@ -113,9 +138,14 @@ class Models:
         with self._lock:
             entry = self._entries.get(name)
             if entry is None or entry.config != config:
+                slots = None
                 if entry is not None:
-                    entry.client.close()
-                entry = self._entries[name] = _Entry(name, config, self._environ)
+                    # Calls in flight keep the old client (closed with the registry) and still
+                    # count against the same limit when it did not change.
+                    self._retired.append(entry.client)
+                    if entry.config.max_concurrent == config.max_concurrent:
+                        slots = entry.slots
+                entry = self._entries[name] = _Entry(name, config, self._environ, slots)
             return entry
 
     def chat(
@@ -135,16 +165,27 @@ class Models:
             :meth:`ChatClient.chat`.
         """
         name = self.resolve(model)
+        self.register_keys()
+        refuse_secrets(messages)
         entry = self._entry(name)
         cancel = cancel or threading.Event()
         while not entry.slots.acquire(timeout=0.1):
             if cancel.is_set():
                 raise Cancelled(f"model {name!r}: cancelled while waiting for a free slot")
         totals = self.totals.setdefault(name, ModelTotals())
+        # What comes back is redacted too (a model quoting a key), pieces included.
+        redactor = secrets.DeltaRedactor(on_delta) if on_delta is not None else None
         try:
             result = entry.client.chat(
-                messages, stream=stream, on_delta=on_delta, cancel=cancel, params=params
+                messages,
+                stream=stream,
+                on_delta=redactor.feed if redactor is not None else None,
+                cancel=cancel,
+                params=params,
             )
+            if redactor is not None:
+                redactor.flush()
+            result = dataclasses.replace(result, text=secrets.redact(result.text))
         except Exception:
             with self._lock:
                 totals.calls += 1
@@ -164,7 +205,28 @@ class Models:
         with self._lock:
             for entry in self._entries.values():
                 entry.client.close()
+            for client in self._retired:
+                client.close()
             self._entries.clear()
+            self._retired.clear()
+
+
+def refuse_secrets(messages: Sequence[Mapping[str, Any]]) -> None:
+    """Refuse to send a prompt that holds a configured API key (a ``.env`` attached, say):
+    it would leave the machine, and a reply quoting it back comes redacted, so an edit built
+    from it would write ``[redacted]`` over the real key.
+
+    Raises:
+        ModelError: which message holds a key.
+    """
+    for i, message in enumerate(messages):
+        content = message.get("content")
+        text = content if isinstance(content, str) else str(content)
+        if secrets.redact(text) != text:
+            raise ModelError(
+                f"messages[{i}] holds a configured API key (an attached file such as .env?);"
+                " it is not sent to the model: leave that file out"
+            )
 
 
 def probe(models: Models, name: str) -> tuple[ChatResult, float]:

@@ -11,10 +11,15 @@ from __future__ import annotations
 
 import logging
 import threading
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 __all__ = [
     "MIN_SECRET",
     "REDACTED",
+    "DeltaRedactor",
     "RedactingFilter",
     "redact",
     "redact_bytes",
@@ -37,6 +42,15 @@ def register(value: str | None) -> None:
     with _lock:
         if value not in _secrets:
             _secrets = _secrets | {value}
+    _guard_last_resort()
+
+
+def _guard_last_resort() -> None:
+    """Loggers outside Symphony's handlers (``symphony.ext.*``, ``symphony.mcp`` without a
+    configured handler) end at Python's last-resort handler: it redacts too."""
+    handler = logging.lastResort
+    if handler is not None and not any(isinstance(f, RedactingFilter) for f in handler.filters):
+        handler.addFilter(RedactingFilter())
 
 
 def registered() -> frozenset[str]:
@@ -76,3 +90,39 @@ class RedactingFilter(logging.Filter):
                     record.exc_info = None
                     record.msg = f"{record.msg} ({text})"
         return True
+
+
+class DeltaRedactor:
+    """Passes streamed pieces on with secrets redacted, even a secret split across pieces.
+
+    The end of what arrived is held back while it could be the beginning of a secret;
+    :meth:`flush` sends what is left once the reply is complete.
+    """
+
+    def __init__(self, sink: Callable[[str], None]) -> None:
+        self._sink = sink
+        self._pending = ""
+
+    def feed(self, text: str) -> None:
+        clean = redact(self._pending + text)
+        keep = _open_tail(clean)
+        ready, self._pending = clean[: len(clean) - keep], clean[len(clean) - keep :]
+        if ready:
+            self._sink(ready)
+
+    def flush(self) -> None:
+        if self._pending:
+            rest, self._pending = redact(self._pending), ""
+            self._sink(rest)
+
+
+def _open_tail(text: str) -> int:
+    """Length of the longest end of ``text`` that is the beginning (not the whole) of a secret."""
+    # The registry is append-only and swapped whole, so reading it unlocked is safe.
+    longest = 0
+    for secret in registered():
+        for k in range(min(len(secret) - 1, len(text)), longest, -1):
+            if secret.startswith(text[-k:]):
+                longest = k
+                break
+    return longest

@@ -28,6 +28,7 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TextIO
 
+from engine.instruments import secrets
 from engine.mcp.schema import step_name
 from engine.mcp.types import ServerState, ServerStatus, ToolInfo
 from engine.types.errors import Cancelled, ExtensionError, UsageError
@@ -238,6 +239,7 @@ class McpManager:
         for name in srv.config.env_passthrough:
             if name in environ:
                 env[name] = environ[name]
+                secrets.register(environ[name])  # redacted wherever it might show up
                 self._audit(srv.name, "env", name, "passed through to the server")
 
         def fill(match: re.Match[str]) -> str:
@@ -247,6 +249,7 @@ class McpManager:
                     f"mcp.servers.{srv.name}.env refers to ${{{name}}}, which is not set"
                 )
             self._audit(srv.name, "env", name, "referenced by the server's env")
+            secrets.register(environ[name])
             return environ[name]
 
         for key, value in srv.config.env.items():
@@ -355,7 +358,7 @@ class McpManager:
 
     @staticmethod
     def _with_stderr(srv: _Server, reason: str) -> str:
-        tail = srv.stderr_tail()
+        tail = secrets.redact(srv.stderr_tail())
         return f"{reason}; its stderr: {tail}" if tail else reason
 
     # --- calls ---------------------------------------------------------------------------------

@@ -389,6 +389,8 @@ class RunsPhase:
         runner = self.runner()
         if cmd.run_id:
             row = runner.store.run(cmd.run_id)
+        elif not cmd.melody:
+            raise UsageError("GetRun needs a run id or a melody name")
         else:
             latest = runner.store.runs(melody=cmd.melody or None, limit=1)
             if not latest:

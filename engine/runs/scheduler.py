@@ -30,7 +30,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from engine.instruments.secrets import redact_bytes
+from engine.instruments.secrets import redact, redact_bytes
 from engine.melody.dag import Dag
 from engine.melody.expr import compile_when
 from engine.melody.refs import resolve
@@ -491,7 +491,7 @@ class MelodyRun:
         }
 
     def _set_final(self, row: StepRow, state: StepState, error: str) -> None:
-        row.state, row.error, row.finished = state, error, time.time()
+        row.state, row.error, row.finished = state, redact(error), time.time()
         self._dirty[row.step_id] = row
         self._announce(row)
 
@@ -505,7 +505,7 @@ class MelodyRun:
         row.artifact = result.artifact
         row.attempts = max(row.attempts, result.attempts)
         row.duration_ms = result.duration_ms
-        row.error = result.error
+        row.error = redact(result.error)  # kept in runs.db and sent in events
         row.finished = time.time()
         self._dirty[row.step_id] = row
         self._decisions.extend(result.decisions)

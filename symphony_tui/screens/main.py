@@ -49,6 +49,7 @@ if TYPE_CHECKING:
     from engine.config.models import AideConfig, EditorConfig
     from engine.files.recovery import RecoveryStore
     from symphony_tui.app import SymphonyApp
+    from symphony_tui.views.board import BoardView
     from symphony_tui.views.runs import RunsView
 
 
@@ -160,6 +161,8 @@ class MainScreen(Screen[None]):
             "conductor",
             "Ask",
             show=False,
+            # Text fields bind ctrl+k (delete to the end of the line): the conductor wins.
+            priority=True,
             tooltip="Ask the conductor to plan and run something",
             id="conductor",
         ),
@@ -339,6 +342,10 @@ class MainScreen(Screen[None]):
         active = tabs.active
         if not active or active == "tab-welcome":
             return
+        board = self._board_in(active)
+        if board is not None and board.dirty:
+            self._ask_board_close(board, active)
+            return
         editor = self.active_editor
         if editor is None or not editor.dirty:
             self._remove_tab(active)
@@ -352,6 +359,36 @@ class MainScreen(Screen[None]):
             ChoiceDialog(
                 "Unsaved changes",
                 f"Save the changes to {self.relative(editor.path)} before closing?",
+                [("save", "Save"), ("discard", "Discard"), ("cancel", "Cancel")],
+            ),
+            answered,
+        )
+
+    def _board_in(self, tab_id: str) -> BoardView | None:
+        from symphony_tui.views.board import BoardView
+
+        try:
+            pane = self.query_one("#main-tabs", TabbedContent).get_pane(tab_id)
+        except NoMatches:
+            return None
+        boards = pane.query_children(BoardView)
+        return boards.first() if boards else None
+
+    def dirty_boards(self) -> list[BoardView]:
+        """Harmony Boards with unsaved edits of their melody."""
+        from symphony_tui.views.board import BoardView
+
+        return [b for b in self.query(BoardView) if b.dirty]
+
+    def _ask_board_close(self, board: BoardView, tab_id: str) -> None:
+        def answered(choice: str | None) -> None:
+            if choice == "discard" or (choice == "save" and board.save_now()):
+                self._remove_tab(tab_id)
+
+        self.app.push_screen(
+            ChoiceDialog(
+                "Unsaved melody",
+                f"Save the edits to {board.melody_label} before closing the board?",
                 [("save", "Save"), ("discard", "Discard"), ("cancel", "Cancel")],
             ),
             answered,
@@ -524,6 +561,8 @@ class MainScreen(Screen[None]):
     async def _open_board(self, target: str, run_id: str | None, *, file: bool = True) -> None:
         from symphony_tui.views.board import BoardView
 
+        if file and Path(target).exists():
+            target = str(Path(target).resolve())
         key = "board-" + hashlib.sha1(target.encode()).hexdigest()[:10]
         name = Path(target).stem if file else target
         view = await self.open_view(
@@ -531,7 +570,7 @@ class MainScreen(Screen[None]):
         )
         if run_id and isinstance(view, BoardView) and view.run_id != run_id:
             view.run_id = run_id
-            view.load()
+            view.load_run()
 
     def action_panels(self) -> None:
         """Open a panel a motif extension contributes (asks which one)."""
@@ -598,7 +637,10 @@ class MainScreen(Screen[None]):
         definition the run pinned, read-only."""
         event.stop()
         run = event.run
-        target = run.path if Path(run.path).is_file() else ""
+        path = Path(run.path)
+        if not path.is_absolute() and not run.path.startswith(("ask: ", "board: ")):
+            path = self.workspace / path
+        target = str(path.resolve()) if path.is_file() else ""
         await self._open_board(target or f"run {run.id}", run.id, file=bool(target))
 
     def _hide_panel(self) -> None:
@@ -770,10 +812,12 @@ class MainScreen(Screen[None]):
         if action in EDITOR_ACTIONS:
             return self.active_editor is not None
         if action in FILE_ACTIONS:
-            # Plain keys: inside a view (board, artifacts…) they are the view's letters.
+            # Plain keys: inside a view (board, artifacts…) or the bottom panel (conductor,
+            # chat) they are that place's letters, never file operations.
             focused = self.focused
             return focused is None or not any(
-                isinstance(node, TabPane) and (node.id or "").startswith("tab-view-")
+                node.id == "panel"
+                or (isinstance(node, TabPane) and (node.id or "").startswith("tab-view-"))
                 for node in focused.ancestors
             )
         return True
@@ -913,11 +957,13 @@ class MainScreen(Screen[None]):
     def confirm_quit(self) -> None:
         """Ask about unsaved editors (Save all / Discard / Cancel), then quit unless cancelled."""
         dirty = self.dirty_editors()
-        if not dirty:
+        boards = self.dirty_boards()
+        if not dirty and not boards:
             self.app.exit()
             return
-        names = ", ".join(self.relative(e.path) for e in dirty[:5])
-        more = f" and {len(dirty) - 5} more" if len(dirty) > 5 else ""
+        labels = [self.relative(e.path) for e in dirty] + [b.melody_label for b in boards]
+        names = ", ".join(labels[:5])
+        more = f" and {len(labels) - 5} more" if len(labels) > 5 else ""
 
         def answered(choice: str | None) -> None:
             if choice == "discard":
@@ -925,7 +971,8 @@ class MainScreen(Screen[None]):
                     self.keeper.forget(self.relative(editor.path))
                 self.keeper.store = None  # nothing more to keep from this session
             if choice == "discard" or (
-                choice == "save" and all([editor.save() for editor in dirty])
+                choice == "save"
+                and all([editor.save() for editor in dirty] + [b.save_now() for b in boards])
             ):
                 self.app.exit()
 

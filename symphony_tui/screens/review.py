@@ -101,15 +101,15 @@ class ReviewScreen(ModalScreen[tuple[str, ...] | None]):
 
     CSS_PATH = "review.tcss"
     BINDINGS = [
-        Binding("space", "flip", "Toggle", id="review.toggle"),
-        Binding("a", "decide(True)", "Accept", id="review.accept"),
-        Binding("r", "decide(False)", "Reject", id="review.reject"),
-        Binding("A", "decide_all(True)", "All", id="review.accept_all"),
-        Binding("R", "decide_all(False)", "None", id="review.reject_all"),
-        Binding("enter", "apply", "Apply", id="review.apply", priority=True),
-        Binding("escape", "cancel", "Cancel", id="review.cancel"),
-        Binding("pagedown", "scroll_diff(1)", show=False, id="review.diff_down", priority=True),
-        Binding("pageup", "scroll_diff(-1)", show=False, id="review.diff_up", priority=True),
+        Binding("space", "flip", "Toggle", id="review_toggle"),
+        Binding("a", "decide(True)", "Accept", id="review_accept"),
+        Binding("r", "decide(False)", "Reject", id="review_reject"),
+        Binding("A", "decide_all(True)", "All", id="review_accept_all"),
+        Binding("R", "decide_all(False)", "None", id="review_reject_all"),
+        Binding("enter", "apply", "Apply", id="review_apply", priority=True),
+        Binding("escape", "cancel", "Cancel", id="review_cancel"),
+        Binding("pagedown", "scroll_diff(1)", show=False, id="review_diff_down", priority=True),
+        Binding("pageup", "scroll_diff(-1)", show=False, id="review_diff_up", priority=True),
     ]
 
     def __init__(self, change_set: ChangeSet, *, accepted: tuple[str, ...] = ()) -> None:

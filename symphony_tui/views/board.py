@@ -166,15 +166,25 @@ class BoardView(Vertical):
 
     # --- loading -----------------------------------------------------------------------------
 
+    @property
+    def melody_label(self) -> str:
+        """The melody's name (or what the board was opened on)."""
+        return self.melody.name if self.melody else (self.target or f"run {self.run_id}")
+
     def load(self) -> None:
         """(Re)read the melody file, then its run; without a file (a plan of ``ask``), the
         definition the run pinned."""
         if not self.target:
+            self.load_run()
+            return
+        self.symphony.request(LoadMelody(target=self.target), self._loaded, self._load_failed)
+
+    def load_run(self) -> None:
+        """Show the states of run ``run_id`` (the melody itself, and unsaved edits, stay)."""
+        if self.run_id or not self.target:
             self.symphony.request(
                 GetRun(run_id=self.run_id or ""), self._show_run, self._load_failed
             )
-            return
-        self.symphony.request(LoadMelody(target=self.target), self._loaded, self._load_failed)
 
     def _load_failed(self, error: SymphonyError) -> None:
         self.problems = (str(error),)
@@ -185,7 +195,10 @@ class BoardView(Vertical):
         self.path = Path(reply.path)
         self.problems = tuple(reply.problems)
         self._show_problems()
-        if reply.definition:
+        if not reply.definition:
+            self._header()  # it does not parse: no run of it to show either
+            return
+        if not self.dirty:
             self._set_melody(Melody.model_validate_json(reply.definition))
         self.symphony.request(
             GetRun(run_id=self.run_id or "", melody=self.melody.name if self.melody else ""),
@@ -213,7 +226,7 @@ class BoardView(Vertical):
         self.run_took = reply.run.duration_ms
         self.steps = {s.step_id: s for s in reply.steps}
         self.states = {s.step_id: s.state for s in reply.steps}
-        if self.melody is None and reply.definition:
+        if self.melody is None and reply.definition and not self.target:
             self._set_melody(Melody.model_validate_json(reply.definition))
         self.canvas.set_states(self.states)
         self._header()
@@ -546,9 +559,9 @@ class BoardView(Vertical):
             lambda up: self._apply(lambda: doc.disconnect(up, sid)),
         )
 
-    def action_save_melody(self, force: bool = False) -> None:
-        """Save the edits to the melody file (asks first when that loses something, or when
-        the file changed on disk since the board read it)."""
+    def action_save_melody(self, accept_loss: bool = False, overwrite: bool = False) -> None:
+        """Save the edits to the melody file: asks first when that loses something (YAML
+        comments), and again when the file changed on disk since the board read it."""
         from engine.melody.editing import StaleFileError
         from symphony_tui.screens.editor_dialogs import ChoiceDialog
 
@@ -556,21 +569,16 @@ class BoardView(Vertical):
         if doc is None or not self.dirty:
             self.notify("nothing to save")
             return
-
-        def answered(choice: str | None, *, what: str) -> None:
-            if choice == what:
-                self.action_save_melody(force=True)
-
-        if doc.lossy and not force:
+        if doc.lossy and not accept_loss:
             self.app.push_screen(
                 ChoiceDialog(
                     "Save the melody?", doc.loss_note, [("save", "Save"), ("cancel", "Cancel")]
                 ),
-                lambda c: answered(c, what="save"),
+                lambda c: self.action_save_melody(True, overwrite) if c == "save" else None,
             )
             return
         try:
-            doc.save(force=force, accept_loss=True)
+            doc.save(force=overwrite, accept_loss=accept_loss)
         except StaleFileError as e:
             self.app.push_screen(
                 ChoiceDialog(
@@ -578,12 +586,35 @@ class BoardView(Vertical):
                     f"{e}\n\nOverwrite it with the board's version?",
                     [("cancel", "Keep the file"), ("overwrite", "Overwrite")],
                 ),
-                lambda c: answered(c, what="overwrite"),
+                lambda c: self.action_save_melody(accept_loss, True) if c == "overwrite" else None,
             )
             return
         except SymphonyError as e:
             self.notify(str(e), title="Not saved", severity="error", timeout=15)
             return
+        self._saved()
+
+    def save_now(self) -> bool:
+        """Save without asking (closing or quitting): False, with the reason shown, when the
+        save needs a question answered (a YAML file, a file changed on disk) or fails."""
+        doc = self.document
+        if doc is None or not self.dirty:
+            return True
+        if doc.lossy:
+            self.notify(
+                f"{self.melody_label}: {doc.loss_note}; save it from the board (ctrl+s)",
+                severity="warning",
+            )
+            return False
+        try:
+            doc.save()
+        except SymphonyError as e:
+            self.notify(str(e), title="Not saved", severity="error", timeout=15)
+            return False
+        self._saved()
+        return True
+
+    def _saved(self) -> None:
         self.dirty = False
         self._header()
         self.notify(f"saved {self.path}", title="Harmony Board")

@@ -53,6 +53,9 @@ if TYPE_CHECKING:
 
 __all__ = ["ConductorPanel"]
 
+#: Longest wait for a plan, in seconds (a model may be asked twice).
+PLAN_TIMEOUT = 600.0
+
 
 class ConductorPanel(Vertical):
     """Prompt, plan, streaming output and decision log of ``ask`` requests."""
@@ -69,7 +72,8 @@ class ConductorPanel(Vertical):
 
     BINDINGS = [
         Binding("ctrl+r", "run_plan", "Run plan", id="conductor_run"),
-        Binding("ctrl+x", "cancel_run", "Cancel run", id="conductor_cancel"),
+        # Priority: the prompt (an Input) binds ctrl+x to cut.
+        Binding("ctrl+x", "cancel_run", "Cancel run", priority=True, id="conductor_cancel"),
     ]
 
     def __init__(self, *, id: str | None = None) -> None:
@@ -134,8 +138,12 @@ class ConductorPanel(Vertical):
         self.plan = None
         self._buttons()
         self.log.clear()
+        self.query_one(BoardCanvas).set_graph(BoardGraph(()))
         self._say(Text.assemble(("ask ", "dim"), (request, "bold")))
-        self.symphony.request(PlanRequest(request=request), self._planned, self._failed)
+        # A model may plan twice (one repair): give it its own time, not the usual 30 s.
+        self.symphony.request(
+            PlanRequest(request=request), self._planned, self._failed, timeout=PLAN_TIMEOUT
+        )
 
     def _failed(self, error: SymphonyError) -> None:
         self._say(f"✖ {error}", "bold")

@@ -116,19 +116,27 @@ def test_a_mention_attaches_the_file_and_the_exchange_is_kept(
 
 def test_the_key_never_reaches_the_artifacts(workspace: Path, server: ModelServer) -> None:
     configure(workspace, server, 'api_key_env = "CHAT_CLI_KEY"\n')
-    result = symphony(
-        "chat", "--json", f"my key is {KEY}", cwd=workspace, env={"CHAT_CLI_KEY": KEY}
-    )
+    server.then(Behaviour(text=f"your key {KEY} works"))
+    result = symphony("chat", "--json", "hello", cwd=workspace, env={"CHAT_CLI_KEY": KEY})
     assert result.returncode == 0, result.stderr
     assert server.requests[-1].headers["authorization"] == f"Bearer {KEY}"
+    assert KEY not in result.stdout
     data = json.loads(result.stdout)
     store = ArtifactStore.for_workspace(workspace, ArtifactRetention())
     try:
-        for ref in data["artifacts"].values():
-            text = store.get_bytes(ref).decode()
-            assert KEY not in text and "[redacted]" in text
+        texts = [store.get_bytes(ref).decode() for ref in data["artifacts"].values()]
     finally:
         store.close()
+    assert all(KEY not in text for text in texts)
+    assert any("[redacted]" in text for text in texts)
+
+
+def test_a_message_holding_the_key_is_not_sent(workspace: Path, server: ModelServer) -> None:
+    configure(workspace, server, 'api_key_env = "CHAT_CLI_KEY"\n')
+    result = symphony("chat", f"my key is {KEY}", cwd=workspace, env={"CHAT_CLI_KEY": KEY})
+    assert result.returncode != 0
+    assert "holds a configured API key" in result.stderr and KEY not in result.stderr
+    assert not server.requests
 
 
 @pytest.mark.parametrize(

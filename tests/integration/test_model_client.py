@@ -162,6 +162,25 @@ def test_cancel_while_the_provider_has_not_answered(server: ModelServer) -> None
     assert time.monotonic() - t0 < 2
 
 
+def test_a_stream_that_breaks_off_is_not_retried_twice_into_the_caller(
+    server: ModelServer,
+) -> None:
+    server.then(Behaviour(text="Hello world again", cut_after=1), Behaviour(text="unused"))
+    pieces: list[str] = []
+    with pytest.raises(ModelError, match="broke off after 5 characters"):
+        client(server).chat(USER, stream=True, on_delta=pieces.append)
+    assert pieces == ["Hello"] and len(server.requests) == 1
+    # Nothing shown yet: the same break is retried.
+    server.queue.clear()
+    server.then(Behaviour(text="x y", cut_after=0), Behaviour(text="fine"))
+    assert client(server).chat(USER, stream=True).text == "fine"
+
+
+def test_a_cost_needs_both_prices(server: ModelServer) -> None:
+    server.then(Behaviour(text="x", usage=(10, 10)))
+    assert client(server, input_price=1.0).chat(USER).cost is None
+
+
 def test_cancel_ends_a_retry_wait(server: ModelServer) -> None:
     server.then(Behaviour(status=429, retry_after="20"))
     cancel = threading.Event()

@@ -51,6 +51,8 @@ class Behaviour:
     raw: bytes | None = None
     usage: tuple[int, int] | None = (11, 7)
     stall_mid_stream: float = 0.0
+    #: Close the stream after this many pieces, with no finish reason and no [DONE].
+    cut_after: int | None = None
 
 
 @dataclass
@@ -111,6 +113,8 @@ class ModelServer:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # Buffered writes: headers and body leave in one segment (no delayed-ACK stall).
+            wbufsize = 65536
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass
@@ -162,6 +166,10 @@ class ModelServer:
                 self.end_headers()
                 try:
                     for i, piece in enumerate(_pieces(text)):
+                        if behaviour.cut_after is not None and i >= behaviour.cut_after:
+                            self.wfile.flush()
+                            self.close_connection = True
+                            return
                         chunk = _chunk(server.model, {"content": piece}, None)
                         self.wfile.write(b"data: " + json.dumps(chunk).encode() + b"\n\n")
                         self.wfile.flush()
@@ -199,6 +207,7 @@ class ModelServer:
                 self.end_headers()
                 with contextlib.suppress(BrokenPipeError, ConnectionResetError):
                     self.wfile.write(data)
+                    self.wfile.flush()
 
         return Handler
 

@@ -168,3 +168,81 @@ async def test_conductor_plans_runs_and_explains(melody_ws: Path) -> None:
         text = "\n".join(line.text for line in panel.log.lines)
         assert "run completed" in text
         assert "Decisions" in text and "provider" in text
+
+
+async def test_maestro_review_apply_and_undo_in_the_tui(workspace: Path) -> None:
+    """A model plans an llm.edit; the conductor panel runs it, the review dialog accepts the
+    change, the file is written; 'Undo changes' restores it byte for byte."""
+    import json
+
+    from symphony_tui.screens.review import ReviewScreen
+    from tests.support.model_server import ModelServer
+
+    before = (workspace / "main.py").read_bytes()
+    plan = {
+        "rationale": "edit main.py",
+        "steps": [
+            {
+                "id": "edit",
+                "uses": "llm.edit",
+                "with": {"instruction": "say bye", "files": ["main.py"]},
+            }
+        ],
+    }
+    new = "def main():\n    print('bye')\n"
+
+    def respond(body: dict[str, object]) -> str:
+        messages = body["messages"]
+        assert isinstance(messages, list)
+        if "conductor of Symphony" in str(messages[0]["content"]):
+            return "```json\n" + json.dumps(plan) + "\n```"
+        return f"=== FILE: main.py ===\n{new}=== END FILE ===\n"
+
+    with ModelServer() as server:
+        server.responder = respond
+        overrides = [f"aide.models.local.base_url={server.base_url}", "aide.models.local.model=m"]
+        app = SymphonyApp(workspace, overrides=overrides, watch_config=False)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await started(pilot, app)
+            await pilot.press("ctrl+k")
+            panel = app.screen.query_one(ConductorPanel)
+            await wait_for(pilot, lambda: isinstance(app.focused, Input))
+            await pilot.press(*"say bye in main.py", "enter")
+            await wait_for(pilot, lambda: panel.plan is not None)
+            assert panel.plan is not None and "planned by model local" in panel.plan.rationale
+            await pilot.press("ctrl+r")
+            await wait_for(pilot, lambda: isinstance(app.screen, ReviewScreen), timeout=30)
+            assert (workspace / "main.py").read_bytes() == before  # nothing written yet
+            await pilot.press("a", "enter")
+            await wait_for(pilot, lambda: (workspace / "main.py").read_text() == new)
+            await app.run_action("screen.undo_changes")
+            await wait_for(pilot, lambda: (workspace / "main.py").read_bytes() == before)
+
+
+async def test_closing_a_board_with_unsaved_edits_asks(melody_ws: Path) -> None:
+    path = melody_ws / ".symphony" / "melodies" / "pipeline.toml"
+    app = SymphonyApp(melody_ws, watch_config=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        board = await open_board(pilot, app)
+        await pilot.press("delete")
+        await wait_for(pilot, lambda: board.dirty)
+        await pilot.press("ctrl+w")
+        await wait_for(pilot, lambda: isinstance(app.screen, ChoiceDialog))
+        await pilot.click("#choice-cancel")
+        await wait_for(pilot, lambda: not isinstance(app.screen, ChoiceDialog))
+        assert board.is_attached and board.dirty
+        await pilot.press("ctrl+w")
+        await wait_for(pilot, lambda: isinstance(app.screen, ChoiceDialog))
+        await pilot.click("#choice-save")
+        await wait_for(pilot, lambda: not board.is_attached)
+    assert [s.id for s in load_melody(path).steps] == ["check"]
+
+
+async def test_ctrl_k_opens_the_conductor_from_an_editor(melody_ws: Path) -> None:
+    app = SymphonyApp(melody_ws, watch_config=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await started(pilot, app)
+        await app.screen.open_file(melody_ws / "README.md")  # type: ignore[attr-defined]
+        await pilot.press("ctrl+k")
+        await wait_for(pilot, lambda: isinstance(app.focused, Input))
+        assert (melody_ws / "README.md").read_text().startswith("# Demo")
