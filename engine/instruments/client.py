@@ -37,6 +37,7 @@ import httpx
 from engine.instruments import secrets
 from engine.instruments.sse import DONE, events
 from engine.types.errors import Cancelled, ModelError, ModelUnavailable
+from symphony_sdk.context import TokenUsage
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
@@ -57,16 +58,8 @@ BACKOFF_S = 0.5
 CONNECT_TIMEOUT_S = 10.0
 
 
-@dataclass(frozen=True, slots=True)
-class Usage:
-    """Tokens a call used, as the provider reported them."""
-
-    prompt_tokens: int
-    completion_tokens: int
-
-    @property
-    def total(self) -> int:
-        return self.prompt_tokens + self.completion_tokens
+#: Tokens a call used, as the provider reported them (the SDK's type: extensions get it as is).
+Usage = TokenUsage
 
 
 @dataclass(frozen=True, slots=True)

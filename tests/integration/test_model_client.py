@@ -243,3 +243,15 @@ def test_the_key_is_redacted_from_logs_and_errors(
     assert secrets.RedactingFilter().filter(record)
     assert KEY not in record.getMessage()
     assert secrets.redact_bytes(f"x{KEY}y".encode()) == b"x[redacted]y"
+
+
+def test_a_prompt_holding_a_configured_key_is_not_sent(server: ModelServer) -> None:
+    aide = AideConfig(models={"local": config(server)})
+    models = Models(lambda: aide, environ={"TEST_MODEL_KEY": KEY})
+    OPEN.append(models)
+    models.register_keys()  # what the engine does once it has started
+    assert secrets.redact(f"OPENAI_API_KEY={KEY}") == "OPENAI_API_KEY=[redacted]"
+    leak = [{"role": "user", "content": f"File .env:\nOPENAI_API_KEY={KEY}\n"}]
+    with pytest.raises(ModelError, match=r"messages\[0\] holds a configured API key"):
+        models.chat(leak)
+    assert not server.requests

@@ -109,3 +109,14 @@ def test_plan_request_on_the_bus_uses_the_model(engine: Engine, server: ModelSer
     melody = Melody.model_validate_json(reply.definition)
     assert [s.id for s in melody.steps] == ["lint", "test"]
     assert reply.rationale.startswith("planned by model local")
+
+
+def test_a_plan_that_fixes_files_without_review_is_refused(
+    engine: Engine, server: ModelServer
+) -> None:
+    fixing = {"steps": [{"id": "fix", "uses": "ruff.check", "with": {"paths": ["."], "fix": True}}]}
+    server.then(Behaviour(text=fenced(fixing)), Behaviour(text=fenced(fixing)))
+    result = plan_for(engine, "run the tests")
+    assert "fix = true" in result.rationale and "planned with rules" in result.rationale
+    repair = server.requests[1].body["messages"][-1]["content"]
+    assert "writes files without review" in repair
