@@ -230,8 +230,10 @@ def refuse_secrets(messages: Sequence[Mapping[str, Any]]) -> None:
 
 
 def probe(models: Models, name: str) -> tuple[ChatResult, float]:
-    """Ask a model for a one-word reply (``symphony models test``). Returns the result and the
-    time to the first streamed piece, in ms."""
+    """Ask a model for a one-word reply (``symphony models test``). Returns the result, whose
+    ``duration_ms`` is the wall time of the call, and the time to the first streamed piece, in
+    ms, both from the moment the request is sent (the client is set up before)."""
+    models.client(name)  # httpx and the connection pool, outside the timing
     first: list[float] = []
     t0 = time.perf_counter()
 
@@ -245,4 +247,5 @@ def probe(models: Models, name: str) -> tuple[ChatResult, float]:
         stream=True,
         on_delta=delta,
     )
-    return result, first[0] if first else result.duration_ms
+    total = (time.perf_counter() - t0) * 1000
+    return dataclasses.replace(result, duration_ms=total), first[0] if first else total
