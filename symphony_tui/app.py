@@ -432,13 +432,11 @@ class SymphonyApp(App[int]):
         an error is shown as a notification naming the command.
 
         A reply for a widget that has left the screen meanwhile (its tab was closed) is
-        dropped: ``owner``, or the widget whose method ``on_reply`` is.
+        dropped: ``owner``, or else the widget ``on_reply`` (or ``on_error``) belongs to — its
+        method, or a lambda using it.
         """
-        from textual.widget import Widget
-
-        bound = getattr(on_reply, "__self__", None)
-        if owner is None and isinstance(bound, Widget):
-            owner = bound
+        if owner is None:
+            owner = _widget_of(on_reply) or (_widget_of(on_error) if on_error else None)
 
         def replied(message: CommandReplied) -> None:
             if owner is not None and not owner.is_attached:
@@ -518,6 +516,21 @@ class SymphonyApp(App[int]):
                     severity="warning",
                     timeout=10,
                 )
+
+
+def _widget_of(callback: Callable[..., Any]) -> Widget | None:
+    """The widget a callback acts for: a bound method's object, or a widget a lambda closes
+    over (``lambda r: self.notify(...)`` inside a view)."""
+    from textual.widget import Widget
+
+    bound = getattr(callback, "__self__", None)
+    if isinstance(bound, Widget):
+        return bound
+    for cell in getattr(callback, "__closure__", None) or ():
+        with contextlib.suppress(ValueError):  # an empty cell
+            if isinstance(cell.cell_contents, Widget):
+                return cell.cell_contents
+    return None
 
 
 def _missing_theme(name: str, available: list[str]) -> ThemeError:

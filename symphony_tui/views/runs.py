@@ -26,6 +26,7 @@ from engine.runs.messages import (
     RunStarted,
     StepStateChanged,
 )
+from symphony_tui.views.artifact_format import format_age
 from symphony_tui.views.states import glyph, state_style
 
 if TYPE_CHECKING:
@@ -36,21 +37,12 @@ if TYPE_CHECKING:
     from engine.types.messages import Event
     from symphony_tui.app import SymphonyApp
 
-__all__ = ["RunsView", "age", "duration", "step_counts"]
+__all__ = ["RunsView", "duration", "step_counts"]
 
 #: Shortest time between two fetches while run events keep coming, in seconds.
 REFRESH_EVERY = 0.5
 #: Runs listed.
 RUN_LIMIT = 100
-
-
-def age(ts: float, now: float) -> str:
-    """``12s ago``, ``3m ago``, ``2h ago``, ``5d ago``."""
-    seconds = max(0, int(now - ts))
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size:
-            return f"{seconds // size}{unit} ago"
-    return f"{seconds}s ago"
 
 
 def duration(ms: float | None) -> str:
@@ -176,7 +168,7 @@ class RunsView(Vertical, can_focus=False):
             table.add_row(
                 state,
                 Text(run.melody, style="bold"),
-                age(run.created, now),
+                format_age(now - run.created),
                 duration(run.duration_ms),
                 step_counts(run.counts, self.app),
                 Text(run.id, style="dim"),

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from rich.style import Style
 from textual.color import Color
 
-from symphony_tui.board.canvas import SPINNER, STATE_LOOKS
+from symphony_tui.board.canvas import STATE_LOOKS
 
 if TYPE_CHECKING:
     from textual.app import App
@@ -20,10 +20,8 @@ __all__ = ["glyph", "state_style"]
 
 
 def glyph(state: str) -> str:
-    """The state's glyph (a still one for ``running``)."""
+    """The state's glyph (``running`` gets the spinner's first, still frame)."""
     look = STATE_LOOKS.get(state)
-    if state == "running":
-        return SPINNER[0]
     return look.glyph if look is not None else "?"
 
 

@@ -246,3 +246,27 @@ async def test_ctrl_k_opens_the_conductor_from_an_editor(melody_ws: Path) -> Non
         await pilot.press("ctrl+k")
         await wait_for(pilot, lambda: isinstance(app.focused, Input))
         assert (melody_ws / "README.md").read_text().startswith("# Demo")
+
+
+async def test_a_reply_for_a_closed_view_is_dropped(melody_ws: Path) -> None:
+    from engine.runs.messages import ListRuns
+
+    app = SymphonyApp(melody_ws, watch_config=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await started(pilot, app)
+        await pilot.press("f4")
+        await wait_for(pilot, lambda: bool(app.screen.query(RunsView)))
+        view = app.screen.query_one(RunsView)
+        await pilot.press("ctrl+w")
+        await wait_for(pilot, lambda: not view.is_attached)
+        called: list[str] = []
+
+        def show(reply: object) -> None:
+            called.append("late")
+            view._show(reply)  # would query the gone table
+
+        app.request(ListRuns(), lambda reply: show(reply), owner=view)
+        app.request(ListRuns(), lambda reply: view._show(reply))  # owner found in the closure
+        app.request(ListRuns(), view._show)  # owner: the bound method's view
+        await pilot.pause(0.5)
+        assert called == [] and app.is_running

@@ -137,15 +137,9 @@ class RemoteArtifacts(Artifacts):
         tags: Sequence[str] = (),
         inputs: Sequence[str] = (),
     ) -> ArtifactRef:
-        found = self._link.ask(
-            "ctx.artifacts.put_bytes",
-            data=bytes(data),
-            name=name,
-            media_type=media_type,
-            tags=list(tags),
-            inputs=list(inputs),
+        return self._put(
+            "ctx.artifacts.put_bytes", name, media_type, tags, inputs, data=bytes(data)
         )
-        return ArtifactRef(**found)
 
     def put_file(
         self,
@@ -156,13 +150,19 @@ class RemoteArtifacts(Artifacts):
         tags: Sequence[str] = (),
         inputs: Sequence[str] = (),
     ) -> ArtifactRef:
+        return self._put("ctx.artifacts.put_file", name, media_type, tags, inputs, path=path)
+
+    def _put(
+        self,
+        topic: str,
+        name: str | None,
+        media_type: str | None,
+        tags: Sequence[str],
+        inputs: Sequence[str],
+        **source: Any,
+    ) -> ArtifactRef:
         found = self._link.ask(
-            "ctx.artifacts.put_file",
-            path=path,
-            name=name,
-            media_type=media_type,
-            tags=list(tags),
-            inputs=list(inputs),
+            topic, name=name, media_type=media_type, tags=list(tags), inputs=list(inputs), **source
         )
         return ArtifactRef(**found)
 
