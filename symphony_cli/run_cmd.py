@@ -86,6 +86,9 @@ class _Display:
         self._done = 0
         self._live: Any = None
         self._console: Any = None
+        #: Set by :func:`_drive` when the user pressed Ctrl-C during the run, also when the run
+        #: finished before the cancellation reached it (``symphony watch`` stops either way).
+        self.interrupted = False
 
     def start(self, title: str) -> None:
         if not self.live_ui:
@@ -197,6 +200,7 @@ def _drive(run: MelodyRun, display: _Display, *, title: str) -> RunSummary:
 
     def on_term(_sig: int, _frame: Any) -> None:
         cancel.set()
+        display.interrupted = True
 
     previous = signal.signal(signal.SIGTERM, on_term)
     display.start(title)
@@ -207,6 +211,7 @@ def _drive(run: MelodyRun, display: _Display, *, title: str) -> RunSummary:
                 pass
         except KeyboardInterrupt:
             cancel.set()
+            display.interrupted = True
             say("cancelling… (Ctrl-C again to quit at once)")
             try:
                 while not done.wait(0.1):

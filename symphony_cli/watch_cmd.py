@@ -174,6 +174,8 @@ def _run_once(runner: Runner, melody: str, params: list[str], seen: set[str] | N
     summary = _drive(job, display, title=job.melody.name)
     with contextlib.suppress(typer.Exit):  # a failed run is reported; the watch goes on
         _finish(summary, display)
+    if display.interrupted:  # Ctrl-C stops the watch, even when the run finished first
+        return False
     if summary.state.value == "completed":
         chain = seen if seen is not None else set()
         chain.add(job.melody.name)

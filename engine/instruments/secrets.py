@@ -2,8 +2,9 @@
 
 An API key is read from its environment variable only in the engine, at the moment a request
 needs it, and registered here; every place that writes something a user or a file may see —
-Symphony's log handlers, step log events, step outputs stored as artifacts, prompts and replies
-kept as artifacts — passes text through :func:`redact` first. Values shorter than
+Symphony's log handlers, step log events, step outputs (kept in runs.db, the cache and as
+artifacts, and handed to later steps), prompts and replies kept as artifacts — passes text
+through :func:`redact` first. Values shorter than
 :data:`MIN_SECRET` are not treated as secrets (they would redact ordinary words).
 """
 
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -23,6 +24,7 @@ __all__ = [
     "RedactingFilter",
     "redact",
     "redact_bytes",
+    "redact_json",
     "register",
     "registered",
 ]
@@ -73,6 +75,20 @@ def redact_bytes(data: bytes) -> bytes:
         if encoded in data:
             data = data.replace(encoded, REDACTED.encode())
     return data
+
+
+def redact_json(value: Any) -> Any:
+    """``value`` (JSON-like: dicts, lists, strings, numbers) with every registered secret
+    redacted from its strings, keys included; the same object when nothing is registered."""
+    if not _secrets:
+        return value
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {redact_json(k): redact_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [redact_json(v) for v in value]
+    return value
 
 
 class RedactingFilter(logging.Filter):

@@ -30,7 +30,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from engine.instruments.secrets import redact, redact_bytes
+from engine.instruments.secrets import redact, redact_bytes, redact_json
 from engine.melody.dag import Dag
 from engine.melody.expr import compile_when
 from engine.melody.refs import resolve
@@ -720,6 +720,9 @@ class MelodyRun:
                     continue
                 break
             else:
+                # A step's outputs never keep a secret (a command echoing an API key): what
+                # runs.db, the cache, the output artifact and later steps see is the same.
+                outputs = redact_json(outputs)
                 result.state, result.outputs, result.extension, result.error = (
                     StepState.COMPLETED,
                     outputs,
@@ -727,8 +730,7 @@ class MelodyRun:
                     "",
                 )
                 if self.artifacts is not None:
-                    # Step outputs are kept: never with a secret in them (an echoed API key).
-                    result.blob = redact_bytes(
+                    result.blob = redact_bytes(  # a secret in a default=str rendering too
                         json.dumps(outputs, sort_keys=True, indent=2, default=str).encode()
                     )
                     result.artifact = hashlib.sha256(result.blob).hexdigest()

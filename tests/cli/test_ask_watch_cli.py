@@ -334,3 +334,42 @@ def test_watch_runs_the_melodies_that_come_after(watched: Path) -> None:
         assert w.interrupt() == 0
     finally:
         w.kill()
+
+
+def test_ctrl_c_stops_the_watch_also_when_the_run_finishes_before_it_is_cancelled(
+    watched: Path,
+) -> None:
+    """The race CI met: Ctrl-C arrives as the run ends, so the run completes — the watch must
+    stop all the same rather than go on running (and ignore the user). Real engine, runner and
+    run; only the moment of the Ctrl-C is forced: right after the run finished its work."""
+    import os
+
+    from engine.runs.service import Runner
+    from engine.runtime import Engine
+    from symphony_cli.watch_cmd import _run_once
+
+    engine = Engine(watched, watch_config=False)
+    engine.start()
+    runner = Runner(engine)
+    new_run = runner.new_run
+
+    def late_ctrl_c(*args: Any, **kwargs: Any) -> Any:
+        job = new_run(*args, **kwargs)
+        execute = job.execute
+
+        def execute_then_interrupt(cancel: Any = None) -> Any:
+            summary = execute(cancel)
+            os.kill(os.getpid(), signal.SIGINT)  # the main thread is waiting for the run
+            time.sleep(0.5)  # it handles the Ctrl-C before it learns the run is done
+            return summary
+
+        job.execute = execute_then_interrupt
+        return job
+
+    runner.new_run = late_ctrl_c  # type: ignore[method-assign]
+    try:
+        assert _run_once(runner, "build", []) is False
+    finally:
+        runner.close()
+        engine.stop()
+    assert (watched / "out" / "log.txt").read_text() == "run\n"  # the run itself completed

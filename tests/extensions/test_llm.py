@@ -437,6 +437,11 @@ with = { instruction = "Write the key into the file.", files = ["src/a.txt"] }
 id = "probe"
 uses = "probe.ask"
 with = { prompt = "and again", model = "local" }
+
+[[steps]]
+id = "shout"
+uses = "shell.run"
+with = { command = "printf 'sk-llm-test-5ecret-'; printf '0123456789abcdef'" }
 """
 
 
@@ -519,3 +524,6 @@ def test_the_api_key_never_reaches_artifacts_stores_logs_or_step_logs(
     assert not [entry for entry in logs if KEY in entry.message]
     assert not [rec for rec in caplog.records if KEY in rec.getMessage()]
     assert not [e for e in recorder.events if KEY in repr(e)]
+    # a step that is no AI at all printed the key: its outputs are kept redacted (the file
+    # scan above covers runs.db and the cache)
+    assert KEY[:10] in LEAK and KEY not in LEAK
