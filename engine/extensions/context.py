@@ -8,7 +8,6 @@ creates ``.symphony/``; an out-of-process host implements the same API over the 
 
 from __future__ import annotations
 
-import logging
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -16,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from engine.extensions.process import BASE_ENV, run_process
 from engine.files.atomic import write_atomic
 from engine.files.ignore import IgnoreRules
+from engine.instruments.secrets import extension_logger
 from symphony_sdk.context import (
     ArtifactRef,
     Artifacts,
@@ -246,7 +246,7 @@ class LocalContext(ExtensionContext):
         self.extension_id = guard.extension
         self.version = version
         self.workspace = guard.workspace
-        self.log = logging.getLogger(f"symphony.ext.{guard.extension}")
+        self.log = extension_logger(guard.extension)
         self.settings = dict(settings or {})
         self.fs = LocalFiles(guard)
         self.artifacts = LocalArtifacts(guard, store, f"{guard.extension}@{version}")

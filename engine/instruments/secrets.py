@@ -22,6 +22,7 @@ __all__ = [
     "REDACTED",
     "DeltaRedactor",
     "RedactingFilter",
+    "extension_logger",
     "redact",
     "redact_bytes",
     "redact_json",
@@ -106,6 +107,15 @@ class RedactingFilter(logging.Filter):
                     record.exc_info = None
                     record.msg = f"{record.msg} ({text})"
         return True
+
+
+def extension_logger(extension_id: str) -> logging.Logger:
+    """The logger of an extension's ``ctx.log``, redacting at the source: its records hold no
+    secret for any handler (a step logging a command's output that echoed a key)."""
+    logger = logging.getLogger(f"symphony.ext.{extension_id}")
+    if not any(isinstance(f, RedactingFilter) for f in logger.filters):
+        logger.addFilter(RedactingFilter())
+    return logger
 
 
 class DeltaRedactor:

@@ -3,12 +3,15 @@
 Rows come from ``ListRuns`` and are fetched again (at most every :data:`REFRESH_EVERY`
 seconds) while run events arrive, so a run going on elsewhere in Symphony shows up live.
 ``enter`` opens the selected run on the Harmony Board; runs this Symphony executes can be
-cancelled, and runs that did not complete resumed.
+cancelled, and runs that did not complete resumed. A line under the table tells the highlighted
+run's full id, melody file, where it came from and why it failed — what a narrow terminal cuts
+off the table.
 """
 
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
@@ -32,12 +35,13 @@ from symphony_tui.views.states import glyph, state_style
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
+    from rich.style import Style
     from textual.app import ComposeResult
 
     from engine.types.messages import Event
     from symphony_tui.app import SymphonyApp
 
-__all__ = ["RunsView", "duration", "step_counts"]
+__all__ = ["RunsView", "duration", "run_detail", "step_counts"]
 
 #: Shortest time between two fetches while run events keep coming, in seconds.
 REFRESH_EVERY = 0.5
@@ -72,6 +76,24 @@ def step_counts(counts: dict[str, int], app: Any) -> Text:
     return text
 
 
+def run_detail(run: RunInfo, workspace: Path, error_style: Style | str = "bold red") -> Text:
+    """The highlighted run in words: its id and melody file (workspace-relative when inside
+    it), what it was re-run or resumed from, and the first line of its error."""
+    path = Path(run.path)
+    if path.is_absolute() and path.is_relative_to(workspace):
+        path = path.relative_to(workspace)
+    text = Text()
+    text.append(f"run {run.id}", style="bold")
+    text.append(f" · {path}")
+    if run.parent:
+        origin = f"step {run.from_step} of " if run.from_step else ""
+        text.append(f" · from {origin}run {run.parent}")
+    if run.error:
+        text.append("\n")
+        text.append(run.error.splitlines()[0], style=error_style)
+    return text
+
+
 class RunsView(Vertical, can_focus=False):
     """Recent runs (newest first) of every melody of the workspace."""
 
@@ -80,6 +102,9 @@ class RunsView(Vertical, can_focus=False):
     RunsView > #runs-title { height: 1; padding: 0 1; background: $panel; color: $foreground; }
     RunsView > DataTable { height: 1fr; }
     RunsView > #runs-empty { padding: 1 2; color: $foreground-muted; }
+    RunsView > #runs-detail {
+        height: auto; max-height: 3; padding: 0 1; background: $panel; color: $foreground-muted;
+    }
     """
 
     BINDINGS = [
@@ -123,6 +148,7 @@ class RunsView(Vertical, can_focus=False):
         yield Static(
             "No runs yet. Open a melody on the board and press r to run it.", id="runs-empty"
         )
+        yield Static("", id="runs-detail")
 
     def on_mount(self) -> None:
         self.symphony.add_engine_listener(self)
@@ -177,6 +203,19 @@ class RunsView(Vertical, can_focus=False):
         self.query_one("#runs-empty").display = not self.runs
         if selected is not None and any(r.id == selected.id for r in self.runs):
             table.move_cursor(row=table.get_row_index(selected.id))
+        self._show_detail()
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        event.stop()
+        self._show_detail()
+
+    def _show_detail(self) -> None:
+        detail = self.query_one("#runs-detail", Static)
+        run = self.selected_run
+        detail.display = run is not None
+        if run is not None:
+            failed = state_style(self.app, "failed")
+            detail.update(run_detail(run, self.symphony.workspace, failed))
 
     @property
     def selected_run(self) -> RunInfo | None:

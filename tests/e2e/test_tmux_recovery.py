@@ -54,6 +54,7 @@ def test_sighup_keeps_unsaved_buffer_and_restore_brings_it_back(
     tmux.wait_for("return a + b")
     tmux.run("send-keys", "-t", "e2e", "-l", "# recovered edit")
     tmux.wait_for("● calculator.py")
+    tmux.wait_for("# recovered editdef add(a, b):")  # every key typed, not only the first
     subprocess.run(["kill", "-HUP", str(symphony_pid(tmux))], check=True)
     wait_exit(exit_file)
     assert path.read_text() == original  # nothing written to the file itself

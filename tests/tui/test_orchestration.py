@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import msgspec
 import pytest
-from textual.widgets import Input, RichLog, TabbedContent
+from textual.widgets import Input, RichLog, Static, TabbedContent
 
 from engine.melody.loader import load_melody
 from symphony_tui.app import SymphonyApp
@@ -147,9 +148,37 @@ async def test_runs_view_lists_and_opens_runs(melody_ws: Path) -> None:
         await wait_for(pilot, lambda: bool(view.runs))
         assert view.runs[0].id == run_id and view.runs[0].state == "completed"
         assert view.runs[0].counts == {"completed": 2}
+        detail = str(view.query_one("#runs-detail", Static).render())
+        assert detail == f"run {run_id} · .symphony/melodies/pipeline.toml"
         await pilot.press("enter")
         tabs = app.screen.query_one("#main-tabs", TabbedContent)
         await wait_for(pilot, lambda: (tabs.active or "").startswith("tab-view-board-"))
+
+
+def test_run_detail_tells_origin_and_error(tmp_path: Path) -> None:
+    from engine.runs.messages import RunInfo
+    from symphony_tui.views.runs import run_detail
+
+    run = RunInfo(
+        id="ab12-7",
+        melody="lint",
+        path=str(tmp_path / "m" / "lint.toml"),
+        state="failed",
+        created=0.0,
+        finished=1.0,
+        duration_ms=1000.0,
+        counts={"failed": 1},
+        error="step check failed: exited with status 1\nmore detail",
+        parent="ab12-6",
+        from_step="check",
+    )
+    text = run_detail(run, tmp_path)
+    assert text.plain == (
+        "run ab12-7 · m/lint.toml · from step check of run ab12-6\n"
+        "step check failed: exited with status 1"
+    )
+    elsewhere = msgspec.structs.replace(run, path="/srv/lint.toml", parent=None, error="")
+    assert run_detail(elsewhere, tmp_path).plain == "run ab12-7 · /srv/lint.toml"
 
 
 async def test_conductor_plans_runs_and_explains(melody_ws: Path) -> None:
@@ -165,7 +194,12 @@ async def test_conductor_plans_runs_and_explains(melody_ws: Path) -> None:
         assert [n.id for n in panel.query_one("#ask-plan").graph.nodes] == ["test"]  # type: ignore[attr-defined]
         await pilot.press("ctrl+r")
         await wait_for(pilot, lambda: panel.run_id is not None and not panel.running, timeout=60)
-        text = "\n".join(line.text for line in panel.log.lines)
+
+        def log_text() -> str:
+            return "\n".join(line.text for line in panel.log.lines)
+
+        await wait_for(pilot, lambda: "Decisions" in log_text())  # asked for when the run ended
+        text = log_text()
         assert "run completed" in text
         assert "Decisions" in text and "provider" in text
 

@@ -17,6 +17,7 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 from engine.extensions.host.wire import failure, success
+from engine.instruments.secrets import extension_logger
 from engine.types.errors import ExtensionError
 
 if TYPE_CHECKING:
@@ -39,7 +40,7 @@ class Capabilities:
 
     def __init__(self, extension_id: str) -> None:
         self.extension_id = extension_id
-        self.log = logging.getLogger(f"symphony.ext.{extension_id}")
+        self.log = extension_logger(extension_id)
         self._lock = threading.Lock()
         self._contexts: dict[int, LocalContext] = {}
         self._blobs: dict[int, bytes] = {}
