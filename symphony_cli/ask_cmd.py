@@ -144,6 +144,7 @@ def _changes(
         state_dir=state_dir,
         store=engine.pit.store() if apply else None,
         producer=Producer(run=summary.run_id, extension="symphony.ask") if apply else None,
+        keep=engine.config.aide.keep_checkpoints,
     )
     if not json_:
         if checkpoint is None:

@@ -47,6 +47,7 @@ def apply_or_preview(
     store: ArtifactStore | None = None,
     producer: Producer | None = None,
     inputs: Sequence[str] = (),
+    keep: int | None = None,
 ) -> Checkpoint | None:
     """Print a change set's diffs (``apply=False``) or apply every change in it.
 
@@ -57,6 +58,7 @@ def apply_or_preview(
         json_: print one JSON line (``ChangesProposed`` or ``ChangesApplied``) instead of text.
         state_dir: ``core.state_dir`` of the workspace's configuration.
         store, producer, inputs: record the change set, diff and checkpoint as artifacts.
+        keep: checkpoints kept after the apply (``aide.keep_checkpoints``).
 
     Returns:
         The checkpoint when files were written; None for a preview or an empty change set.
@@ -100,6 +102,7 @@ def apply_or_preview(
         store=store,
         producer=producer,
         inputs=inputs,
+        keep=keep,
     )
     if json_:
         _json_line(

@@ -32,6 +32,7 @@ from engine.changes.checkpoints import (
     checkpoint_lock,
     checkpoints_dir,
     keep_private,
+    prune_old,
     remove_created_dirs,
     restore_file,
     save_manifest,
@@ -116,11 +117,14 @@ def apply_changes(
     store: ArtifactStore | None = None,
     producer: Producer | None = None,
     inputs: Sequence[str] = (),
+    keep: int | None = None,
 ) -> Checkpoint:
     """See :func:`_apply`; runs under the workspace's change lock, so two applies of changes
-    to the same file cannot both pass the conflict check."""
-    with checkpoint_lock(Path(os.path.realpath(workspace)), state_dir):
-        return _apply(
+    to the same file cannot both pass the conflict check. ``keep`` (``aide.keep_checkpoints``):
+    after the apply, only that many checkpoints stay (the new one among them)."""
+    root = Path(os.path.realpath(workspace))
+    with checkpoint_lock(root, state_dir):
+        checkpoint = _apply(
             workspace,
             change_set,
             accepted,
@@ -129,6 +133,12 @@ def apply_changes(
             producer=producer,
             inputs=inputs,
         )
+        if keep is not None:
+            try:
+                prune_old(root, keep, state_dir)
+            except OSError as e:  # the apply stands; old checkpoints stay for another time
+                log.warning("could not remove old checkpoints: %s", e)
+        return checkpoint
 
 
 def _apply(

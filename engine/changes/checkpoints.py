@@ -55,6 +55,7 @@ __all__ = [
     "list_checkpoints",
     "load_checkpoint",
     "prune_incomplete",
+    "prune_old",
     "remove_stray_temps",
     "restore_file",
     "save_manifest",
@@ -132,6 +133,18 @@ def prune_incomplete(root: Path, state_dir: str = ".symphony") -> list[str]:
             if d.is_dir() and not (d / MANIFEST).exists():
                 shutil.rmtree(d)
                 removed.append(d.name)
+    return removed
+
+
+def prune_old(root: Path, keep: int, state_dir: str = ".symphony") -> list[str]:
+    """Remove all but the ``keep`` newest checkpoints; their ids. A checkpoint still
+    ``applying`` (an apply a crash cut short) is never removed: undo is how it is repaired."""
+    removed: list[str] = []
+    for cp in list_checkpoints(root, state_dir)[max(keep, 1) :]:
+        if cp.state is CheckpointState.APPLYING:
+            continue
+        shutil.rmtree(checkpoints_dir(root, state_dir) / cp.id, ignore_errors=True)
+        removed.append(cp.id)
     return removed
 
 

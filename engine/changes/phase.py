@@ -53,6 +53,7 @@ def register(bus: Bus, engine: Engine) -> None:
             store=engine.pit.store(),
             producer=producer,
             inputs=cmd.inputs,
+            keep=engine.config.aide.keep_checkpoints,
         )
         return ChangesApplied(checkpoint=checkpoint, files=checkpoint.paths)
 

@@ -259,6 +259,12 @@ class AideConfig(_Section):
     artifacts: ArtifactRetention = Field(
         default_factory=ArtifactRetention, description="Artifact retention."
     )
+    keep_checkpoints: int = Field(
+        50,
+        ge=1,
+        description="Checkpoints of applied changes kept per workspace (`symphony undo`"
+        " restores kept ones); the oldest beyond this are removed after each apply.",
+    )
 
 
 class IpcConfig(_Section):

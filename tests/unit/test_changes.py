@@ -188,6 +188,25 @@ def test_repeated_undo_walks_back_through_checkpoints(ws: Path) -> None:
         undo(ws, first.id[:18])
 
 
+def test_only_the_newest_checkpoints_are_kept(ws: Path) -> None:
+    first = apply_changes(ws, propose(ws, {"app.py": "v2\n"}, title="first"), keep=2)
+    # an apply a crash cut short is never pruned: undo is how it gets repaired
+    manifest = checkpoints_dir(ws) / first.id / "manifest.json"
+    manifest.write_text(manifest.read_text().replace('"applied"', '"applying"'))
+    second = apply_changes(ws, propose(ws, {"app.py": "v3\n"}, title="second"), keep=2)
+    third = apply_changes(ws, propose(ws, {"notes.txt": "v4\n"}, title="third"), keep=2)
+    assert [cp.id for cp in list_checkpoints(ws)] == [third.id, second.id, first.id]
+    manifest.write_text(manifest.read_text().replace('"applying"', '"applied"'))
+    fourth = apply_changes(ws, propose(ws, {"app.py": "v5\n"}, title="fourth"), keep=2)
+    assert [cp.id for cp in list_checkpoints(ws)] == [fourth.id, third.id]
+    assert sorted(p.name for p in checkpoints_dir(ws).iterdir()) == sorted([fourth.id, third.id])
+    with pytest.raises(UsageError, match="no checkpoint"):
+        undo(ws, second.id)
+    assert undo(ws).checkpoint.id == fourth.id
+    assert undo(ws).checkpoint.id == third.id
+    assert (ws / "app.py").read_text() == "v3\n" and (ws / "notes.txt").read_text() == "keep me\n"
+
+
 # --- refusals -----------------------------------------------------------------------------------
 
 
@@ -424,3 +443,15 @@ def test_bus_commands_apply_list_and_undo(ws: Path) -> None:
         with pytest.raises(SymphonyError, match="nothing to undo"):
             engine.send(UndoChanges())
     assert {k: v for k, v in tree(ws).items() if k != ".symphony"} == before
+
+
+def test_the_engine_keeps_as_many_checkpoints_as_configured(ws: Path) -> None:
+    from engine.changes.messages import ApplyChanges, ChangesApplied
+    from engine.runtime import Engine
+
+    with Engine(ws, watch_config=False, overrides=["aide.keep_checkpoints=1"]) as engine:
+        for text in ("one\n", "two\n"):
+            cs = propose(ws, {"app.py": text})
+            applied = engine.send(ApplyChanges(change_set=cs, accepted=("app.py",)))
+            assert isinstance(applied, ChangesApplied)
+    assert [cp.id for cp in list_checkpoints(ws)] == [applied.checkpoint.id]
