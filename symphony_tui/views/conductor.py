@@ -82,6 +82,8 @@ class ConductorPanel(Vertical):
         self.plan: PlanReply | None = None
         self.run_id: str | None = None
         self.running = False
+        #: Events of runs that came while a run was starting, before its id was known.
+        self._early: list[Event] = []
 
     @property
     def symphony(self) -> SymphonyApp:
@@ -147,7 +149,7 @@ class ConductorPanel(Vertical):
 
     def _failed(self, error: SymphonyError) -> None:
         self._say(f"✖ {error}", "bold")
-        self.running = False
+        self.running, self._early = False, []
         self._buttons()
 
     def _planned(self, reply: PlanReply) -> None:
@@ -181,6 +183,7 @@ class ConductorPanel(Vertical):
         if self.plan is None or self.running:
             return
         self.running = True
+        self.run_id, self._early = None, []
         self._buttons()
         self.symphony.request(
             StartRun(definition=self.plan.definition, source=f"ask: {self.plan.request}"),
@@ -191,6 +194,9 @@ class ConductorPanel(Vertical):
     def _started(self, reply: Any) -> None:
         self.run_id = reply.run_id
         self._say(Text(f"▶ run {reply.run_id}", style="bold"))
+        # Events and replies travel apart: a quick run's events can come before this reply.
+        early, self._early = self._early, []
+        self.engine_events([e for e in early if getattr(e, "run_id", None) == reply.run_id])
 
     @on(Button.Pressed, "#ask-cancel")
     def action_cancel_run(self) -> None:
@@ -199,6 +205,8 @@ class ConductorPanel(Vertical):
 
     def engine_events(self, events: Sequence[Event]) -> None:
         if self.run_id is None:
+            if self.running:  # started, its id not known yet: keep them for _started
+                self._early.extend(e for e in events if getattr(e, "run_id", None))
             return
         canvas = self.query_one(BoardCanvas)
         for event in events:

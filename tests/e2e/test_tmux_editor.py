@@ -33,8 +33,7 @@ def test_quick_open_edit_save_and_quit_prompt(tmux: Tmux, workspace: Path, tmp_p
     tmux.keys("C-o")
     tmux.wait_for("files")  # the file count under the results
     tmux.run("send-keys", "-t", "e2e", "-l", "calc")
-    tmux.wait_for("calculator.py")
-    time.sleep(0.3)
+    tmux.wait_for("1 of 3 files")  # the search for "calc" is done, not only the listing
     tmux.keys("Enter")
     tmux.wait_for("return a + b")
     tmux.run("send-keys", "-t", "e2e", "-l", "# edited")

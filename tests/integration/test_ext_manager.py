@@ -512,17 +512,22 @@ class Ext(Operator):
         type(self).active = False
     @step("busy.work")
     def run(self, ctx, inputs):
+        if inputs["text"]:
+            open(inputs["text"], "w").close()  # the test's sign that the call is running
         time.sleep(0.4)
         return {"text": str(type(self).active)}
 """
     write_extension(env.ext_dir, "busy", body, steps=echo_step("busy.work"))
     manager = env.manager()
     result: dict[str, Any] = {}
+    entered = env.ext_dir / "entered"
     worker = threading.Thread(
-        target=lambda: result.update(out=manager.call("busy.work", {"text": ""}).outputs)
+        target=lambda: result.update(out=manager.call("busy.work", {"text": str(entered)}).outputs)
     )
     worker.start()
-    time.sleep(0.1)
+    deadline = time.monotonic() + 10
+    while not entered.exists() and time.monotonic() < deadline:
+        time.sleep(0.01)
     status = manager.set_enabled("busy", False)
     worker.join(5)
     assert result["out"] == {"text": "True"}  # deactivate waited for the call

@@ -315,6 +315,23 @@ def _symphony(ws: Path, *args: str) -> subprocess.Popen[str]:
     )
 
 
+def _step_state(ws: Path, step_id: str) -> str | None:
+    """The step's state in runs.db as another process sees it (None before it is there)."""
+    import sqlite3
+
+    db = ws / ".symphony" / "runs.db"
+    if not db.exists():
+        return None
+    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)
+    try:
+        row = con.execute("SELECT state FROM steps WHERE step_id = ?", (step_id,)).fetchone()
+    except sqlite3.OperationalError:  # the tables are being created
+        return None
+    finally:
+        con.close()
+    return None if row is None else str(row[0])
+
+
 def test_kill_9_then_resume_finishes_without_redoing_completed_steps(ws: Path) -> None:
     melody(ws, "resumable", RESUMABLE)
     proc = _symphony(ws, "run", "resumable", "--json")
@@ -322,7 +339,10 @@ def test_kill_9_then_resume_finishes_without_redoing_completed_steps(ws: Path) -
     while "slow-start" not in log_lines(ws) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert "slow-start" in log_lines(ws)
-    time.sleep(0.3)  # let the coordinator flush "fast: completed" (it flushes every 0.1 s)
+    # the coordinator records "fast: completed" within 0.1 s; wait until runs.db has it
+    while _step_state(ws, "fast") != "completed" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _step_state(ws, "fast") == "completed"
     os.killpg(proc.pid, signal.SIGKILL)
     stdout, _stderr = proc.communicate(timeout=10)
     first = [json.loads(line) for line in stdout.splitlines()]

@@ -6,6 +6,7 @@ import itertools
 import os
 import shutil
 import signal
+import statistics
 import threading
 import time
 from collections.abc import Callable
@@ -168,8 +169,11 @@ def test_a_flood_is_shown_at_a_bounded_frame_rate_and_the_last_frame_is_complete
     # At most one frame per 1/30 s, plus the first and the final one.
     assert 3 <= len(frames) <= 30 * elapsed + 2, (len(frames), elapsed)
     # Frames are spaced by the rate limit, except the final one, sent as soon as output ends.
+    # (measured after the limiter's own clock: a thread switch in between shortens one gap
+    # a little, so the bound is loose; the median shows the rate itself)
     gaps = [b - a for a, b in itertools.pairwise(frames[:-1])]
-    assert min(gaps) > 1 / 30 * 0.8
+    assert min(gaps) > 1 / 30 * 0.5
+    assert statistics.median(gaps) > 1 / 30 * 0.9
     # The last call saw the finished screen: no frame is dropped at the end.
     assert last[0].text() == final.text()
     assert last[0].scrollback_len == final.scrollback_len == 10_000

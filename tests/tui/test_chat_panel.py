@@ -65,7 +65,13 @@ async def test_ask_see_the_answer_stream_in_then_its_cost(
 ) -> None:
     configure(workspace, server)
     server.then(
-        Behaviour(text="It prints **hello** when run.", chunk_delay=0.05, usage=(1000, 500)),
+        # the provider pauses after the first piece: the answer is on screen while it goes on
+        Behaviour(
+            text="It prints **hello** when run.",
+            chunk_delay=0.05,
+            stall_mid_stream=1.0,
+            usage=(1000, 500),
+        ),
         Behaviour(text="Yes."),
     )
     app = SymphonyApp(workspace, watch_config=False)
@@ -76,7 +82,7 @@ async def test_ask_see_the_answer_stream_in_then_its_cost(
         await until(pilot, lambda: panel.answering)
         # streamed: part of the answer is on screen before the whole of it
         await until(pilot, lambda: bool(answers(panel)) and answers(panel)[0] != "")
-        assert panel.answering
+        assert answers(panel) == ["It"] and panel.answering
         await until(pilot, lambda: panel.last is not None)
         assert answers(panel) == ["It prints **hello** when run."]
         assert lines(panel, "chat-you")[0].startswith("you  what does @main.py do?")

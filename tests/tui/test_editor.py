@@ -215,8 +215,8 @@ async def test_dirty_buffer_asks_when_the_file_changes_on_disk(
         await wait_for(pilot, lambda: editor.dirty)
         path.write_text("outside\n")
         await choose(app, pilot, choice)
-        if choice == "reload":
-            assert editor.text == "outside\n" and not editor.dirty
+        if choice == "reload":  # (the dialog's answer is handled just after it closes)
+            await wait_for(pilot, lambda: editor.text == "outside\n" and not editor.dirty)
         else:
             assert editor.text.startswith("xdef main") and editor.dirty
             await pilot.pause(0.3)  # no second prompt for the same change

@@ -3,11 +3,13 @@ against a real engine running real melodies (shell.run steps)."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Sequence
 from pathlib import Path
 
 import msgspec
 import pytest
-from textual.widgets import Input, RichLog, Static, TabbedContent
+from textual.widgets import Button, Input, RichLog, Static, TabbedContent
 
 from engine.melody.loader import load_melody
 from symphony_tui.app import SymphonyApp
@@ -68,7 +70,7 @@ async def test_run_from_the_board_with_recovery_dialog(melody_ws: Path) -> None:
         await wait_for(pilot, lambda: isinstance(app.screen, ChoiceDialog))
         assert board.states["build"] == "completed"
         (melody_ws / "ok").write_text("")
-        await pilot.click("#choice-retry")
+        app.screen.query_one("#choice-retry", Button).press()  # (a click could come before layout)
         await wait_for(pilot, lambda: board.run_state == "completed")
         assert board.states == {"build": "completed", "check": "completed"}
         # The selected step's log streamed its states.
@@ -202,6 +204,57 @@ async def test_conductor_plans_runs_and_explains(melody_ws: Path) -> None:
         text = log_text()
         assert "run completed" in text
         assert "Decisions" in text and "provider" in text
+
+
+async def test_conductor_follows_a_run_whose_events_come_before_the_start_reply(
+    melody_ws: Path,
+) -> None:
+    """Replies and events travel apart: a quick run can finish before StartRun's reply names
+    it. The reply is held back here until the run is over; the panel must still show it."""
+    (melody_ws / "test_ok.py").write_text("def test_ok():\n    assert True\n")
+    app = SymphonyApp(melody_ws, watch_config=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await started(pilot, app)
+        await pilot.press("ctrl+k")
+        panel = app.screen.query_one(ConductorPanel)
+        await wait_for(pilot, lambda: isinstance(app.focused, Input))
+        await pilot.press(*"run the tests", "enter")
+        await wait_for(pilot, lambda: panel.plan is not None)
+        finished: list[object] = []
+        app.add_engine_listener(_Finished(finished))
+        started_reply = panel._started
+
+        def late(reply: object) -> None:
+            async def when_done() -> None:
+                while not finished:
+                    await asyncio.sleep(0.05)
+                await asyncio.sleep(0.2)  # the panel has seen (and so far dropped) every event
+                started_reply(reply)
+
+            app.run_worker(when_done())
+
+        panel._started = late  # type: ignore[method-assign]
+        await pilot.press("ctrl+r")
+        await wait_for(pilot, lambda: bool(finished), timeout=60)
+
+        def log_text() -> str:
+            return "\n".join(line.text for line in panel.log.lines)
+
+        await wait_for(pilot, lambda: "Decisions" in log_text())
+        assert "✓ test completed" in log_text() and "run completed" in log_text()
+        assert not panel.running
+
+
+class _Finished:
+    """An engine listener noting RunFinished events."""
+
+    def __init__(self, seen: list[object]) -> None:
+        self.seen = seen
+
+    def engine_events(self, events: Sequence[object]) -> None:
+        from engine.runs.messages import RunFinished
+
+        self.seen.extend(e for e in events if isinstance(e, RunFinished))
 
 
 async def test_maestro_review_apply_and_undo_in_the_tui(workspace: Path) -> None:

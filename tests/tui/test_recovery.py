@@ -86,8 +86,9 @@ async def test_discard_clears_the_recovery_area(workspace: Path) -> None:
     async with app.run_test(size=(120, 40)) as pilot:
         await answer(app, pilot, "discard")
         screen = main_screen(app)
-        assert screen.keeper.store is not None
-        assert screen.keeper.store.entries() == []
+        store = screen.keeper.store
+        assert store is not None
+        await wait_for(pilot, lambda: store.entries() == [])  # handled just after it closes
         assert screen.active_editor is None
     app = SymphonyApp(workspace)
     async with app.run_test(size=(120, 40)) as pilot:
@@ -108,7 +109,8 @@ async def test_closing_without_saving_drops_the_entry(workspace: Path) -> None:
         assert len(screen.keeper.store.entries()) == 1
         await pilot.press("ctrl+w")
         await answer(app, pilot, "discard")
-        assert screen.keeper.store.entries() == []
+        store = screen.keeper.store
+        await wait_for(pilot, lambda: store.entries() == [])
 
 
 async def test_signal_handler_flushes_and_exits(
