@@ -183,25 +183,32 @@ def test_run_detail_tells_origin_and_error(tmp_path: Path) -> None:
     assert run_detail(elsewhere, tmp_path).plain == "run ab12-7 · /srv/lint.toml"
 
 
+async def plan_the_tests(pilot: object, app: SymphonyApp) -> ConductorPanel:
+    """Ask the conductor panel to "run the tests" and wait for its plan."""
+    await started(pilot, app)
+    await pilot.press("ctrl+k")  # type: ignore[attr-defined]
+    panel = app.screen.query_one(ConductorPanel)
+    await wait_for(pilot, lambda: isinstance(app.focused, Input))  # type: ignore[arg-type]
+    await pilot.press(*"run the tests", "enter")  # type: ignore[attr-defined]
+    await wait_for(pilot, lambda: panel.plan is not None)  # type: ignore[arg-type]
+    return panel
+
+
+def log_text(panel: ConductorPanel) -> str:
+    return "\n".join(line.text for line in panel.log.lines)
+
+
 async def test_conductor_plans_runs_and_explains(melody_ws: Path) -> None:
     (melody_ws / "test_ok.py").write_text("def test_ok():\n    assert True\n")
     app = SymphonyApp(melody_ws, watch_config=False)
     async with app.run_test(size=(120, 40)) as pilot:
-        await started(pilot, app)
-        await pilot.press("ctrl+k")
-        panel = app.screen.query_one(ConductorPanel)
-        await wait_for(pilot, lambda: isinstance(app.focused, Input))
-        await pilot.press(*"run the tests", "enter")
-        await wait_for(pilot, lambda: panel.plan is not None)
+        panel = await plan_the_tests(pilot, app)
         assert [n.id for n in panel.query_one("#ask-plan").graph.nodes] == ["test"]  # type: ignore[attr-defined]
         await pilot.press("ctrl+r")
         await wait_for(pilot, lambda: panel.run_id is not None and not panel.running, timeout=60)
-
-        def log_text() -> str:
-            return "\n".join(line.text for line in panel.log.lines)
-
-        await wait_for(pilot, lambda: "Decisions" in log_text())  # asked for when the run ended
-        text = log_text()
+        # the decisions are asked for when the run ended
+        await wait_for(pilot, lambda: "Decisions" in log_text(panel))
+        text = log_text(panel)
         assert "run completed" in text
         assert "Decisions" in text and "provider" in text
 
@@ -214,12 +221,7 @@ async def test_conductor_follows_a_run_whose_events_come_before_the_start_reply(
     (melody_ws / "test_ok.py").write_text("def test_ok():\n    assert True\n")
     app = SymphonyApp(melody_ws, watch_config=False)
     async with app.run_test(size=(120, 40)) as pilot:
-        await started(pilot, app)
-        await pilot.press("ctrl+k")
-        panel = app.screen.query_one(ConductorPanel)
-        await wait_for(pilot, lambda: isinstance(app.focused, Input))
-        await pilot.press(*"run the tests", "enter")
-        await wait_for(pilot, lambda: panel.plan is not None)
+        panel = await plan_the_tests(pilot, app)
         finished: list[object] = []
         app.add_engine_listener(_Finished(finished))
         started_reply = panel._started
@@ -236,12 +238,8 @@ async def test_conductor_follows_a_run_whose_events_come_before_the_start_reply(
         panel._started = late  # type: ignore[method-assign]
         await pilot.press("ctrl+r")
         await wait_for(pilot, lambda: bool(finished), timeout=60)
-
-        def log_text() -> str:
-            return "\n".join(line.text for line in panel.log.lines)
-
-        await wait_for(pilot, lambda: "Decisions" in log_text())
-        assert "✓ test completed" in log_text() and "run completed" in log_text()
+        await wait_for(pilot, lambda: "Decisions" in log_text(panel))
+        assert "✓ test completed" in log_text(panel) and "run completed" in log_text(panel)
         assert not panel.running
 
 
