@@ -194,6 +194,7 @@ def _status_json(status: ServerStatus, *, schemas: bool) -> dict[str, Any]:
                 "step_type": t.step_type,
                 "description": t.description,
                 "granted": t.granted,
+                "read_only": t.read_only,
                 **({"input_schema": t.input_schema} if schemas else {}),
             }
             for t in status.tools
@@ -249,7 +250,8 @@ def tools(
         out(f"{name} offers no tools")
     for tool in status.tools:
         grant = "" if tool.granted else f"  (not granted: see mcp.servers.{name}.tools)"
-        out(f"{tool.step_type}  ({tool.name}){grant}")
+        kind = "read-only" if tool.read_only else "may change things"
+        out(f"{tool.step_type}  ({tool.name}, {kind}){grant}")
         if tool.description:
             out(f"    {tool.description.splitlines()[0]}")
         schema = json.dumps(tool.input_schema, indent=2, sort_keys=True)

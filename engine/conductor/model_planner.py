@@ -87,6 +87,8 @@ def planning_prompt(
         " changes, which the user reviews before anything is written. Never write files any"
         " other way (no `fix` options).\n"
         "- A step may use another's output with the text ${steps.ID.outputs.NAME} in a value.\n"
+        "- A step type marked [may change things …] acts outside the user's review: use it"
+        " only when the request asks for what it does.\n"
         "- Keep plans small: only the steps the request needs."
     )
     listing = "\n".join(entries) if entries else "(empty)"

@@ -346,6 +346,7 @@ class McpManager:
                         description=(tool.description or tool.title or "").strip(),
                         input_schema=dict(tool.input_schema or {}),
                         granted=any(fnmatch.fnmatchcase(tool.name, p) for p in srv.config.tools),
+                        read_only=bool(tool.annotations and tool.annotations.read_only_hint),
                     )
                 )
             cursor = page.next_cursor

@@ -32,7 +32,18 @@ if TYPE_CHECKING:
     from engine.mcp.manager import McpManager
     from engine.mcp.types import ToolInfo
 
-__all__ = ["PROVIDER_PREFIX", "McpSteps", "mcp_steps", "summarize", "tool_descriptions"]
+__all__ = [
+    "MAY_CHANGE",
+    "PROVIDER_PREFIX",
+    "McpSteps",
+    "mcp_steps",
+    "summarize",
+    "tool_descriptions",
+]
+
+#: Added to the description of a tool its server does not mark read-only: planners (and
+#: people reading `symphony ext steps`) learn it may change things outside Symphony's review.
+MAY_CHANGE = "[may change things: its server does not mark it read-only]"
 
 #: Provider ids of MCP servers: ``mcp:<server>`` (never a valid extension id).
 PROVIDER_PREFIX = "mcp:"
@@ -96,7 +107,9 @@ class McpSteps:
         with self._lock:
             spec = self._specs.get(key)
             if spec is None:
-                spec = step_spec(tool.step_type, tool.name, tool.description, tool.input_schema)
+                # first: planners see the start of a description only
+                text = tool.description if tool.read_only else f"{MAY_CHANGE} {tool.description}"
+                spec = step_spec(tool.step_type, tool.name, text.strip(), tool.input_schema)
                 self._specs[key] = spec
             return spec
 
@@ -194,6 +207,7 @@ def tool_descriptions(extensions: ExtensionManager) -> list[ToolDescription]:
             input_schema=tool.input_schema,
             server=status.name,
             tool=tool.name,
+            read_only=tool.read_only,
         )
         for status in steps.servers.ensure_started()
         if status.state is ServerState.RUNNING

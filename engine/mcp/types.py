@@ -37,6 +37,9 @@ class ToolInfo(msgspec.Struct, frozen=True, kw_only=True):
     """The JSON Schema of the tool's arguments, as the server gave it."""
     granted: bool = True
     """Whether the configuration's ``tools`` lets Symphony call it."""
+    read_only: bool = False
+    """The server marks it read-only (``readOnlyHint``); a tool without the mark may change
+    things (files, issues, databases) outside Symphony's review."""
 
 
 class ServerStatus(msgspec.Struct, frozen=True, kw_only=True):
@@ -62,3 +65,4 @@ class ToolDescription(msgspec.Struct, frozen=True, kw_only=True):
     input_schema: dict[str, Any]
     server: str
     tool: str
+    read_only: bool = False

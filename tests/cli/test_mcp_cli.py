@@ -64,8 +64,10 @@ def test_add_list_tools_remove(workspace: Path) -> None:
     by_name = {t["name"]: t for t in json.loads(tools.stdout)}
     assert by_name["add"]["step_type"] == "mcp.demo.add"
     assert by_name["add"]["input_schema"]["properties"]["a"]["type"] == "integer"
+    assert by_name["add"]["read_only"] is True and by_name["echo"]["read_only"] is False
     text = symphony("mcp", "tools", "demo", cwd=workspace)
-    assert "mcp.demo.echo  (echo)" in text.stdout
+    assert "mcp.demo.add  (add, read-only)" in text.stdout
+    assert "mcp.demo.echo  (echo, may change things)" in text.stdout
 
     removed = symphony("mcp", "remove", "demo", cwd=workspace)
     assert removed.returncode == 0, removed.stderr

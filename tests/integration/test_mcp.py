@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from engine.mcp.steps import mcp_steps, tool_descriptions
+from engine.mcp.steps import MAY_CHANGE, mcp_steps, tool_descriptions
 from engine.mcp.types import ServerState
 from engine.runtime import Engine
 from engine.types.errors import Cancelled, ExtensionError, PermissionDenied
@@ -105,7 +105,11 @@ def test_tools_are_step_types_and_calls_are_audited(tmp_path: Path, engines: lis
     assert "mcp.demo.add" in names
     add = next(d for d in tool_descriptions(manager) if d.name == "mcp.demo.add")
     assert add.input_schema["required"] == ["a", "b"]
-    assert add.description == "Add two integers."
+    assert add.description == "Add two integers." and add.read_only
+    # a tool its server does not mark read-only says so to planners, first
+    specs = {name: providers[0][1] for name, providers in manager.step_types().items()}
+    assert specs["mcp.demo.add"].description == "Add two integers."
+    assert specs["mcp.demo.echo"].description == f"{MAY_CHANGE} Return the text unchanged."
 
     manager.audit.flush()
     db = engine._extensions._db

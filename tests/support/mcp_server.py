@@ -1,10 +1,11 @@
 """A real MCP server for the tests, speaking stdio (``python tests/support/mcp_server.py``).
 
-Tools: ``add(a, b)``, ``echo(text)``, ``fail()`` (raises), ``slow(seconds)`` (sleeps, for
-timeouts and cancellation). Environment knobs: ``MCP_TEST_START_DELAY`` (seconds to sleep
-before serving: a slow start), ``MCP_TEST_HANG`` (never answer anything), ``MCP_TEST_EXIT``
-(exit at once with that status, after a line on stderr). Any extra arguments are ignored, so a
-test can tag the process with a unique marker to find it in the process table.
+Tools: ``add(a, b)`` (marked read-only), ``echo(text)``, ``fail()`` (raises),
+``slow(seconds)`` (sleeps, for timeouts and cancellation), ``env(name)``. Environment knobs:
+``MCP_TEST_START_DELAY`` (seconds to sleep before serving: a slow start), ``MCP_TEST_HANG``
+(never answer anything), ``MCP_TEST_EXIT`` (exit at once with that status, after a line on
+stderr). Any extra arguments are ignored, so a test can tag the process with a unique marker to
+find it in the process table.
 """
 
 from __future__ import annotations
@@ -14,11 +15,12 @@ import sys
 import time
 
 from mcp.server.mcpserver import MCPServer
+from mcp.types import ToolAnnotations
 
 server = MCPServer("symphony-test")
 
 
-@server.tool()
+@server.tool(annotations=ToolAnnotations(read_only_hint=True))
 def add(a: int, b: int) -> int:
     """Add two integers."""
     return a + b
