@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from engine.types.errors import EXIT_FAILED, UsageError
+from engine.types.errors import EXIT_FAILED, Interrupted, UsageError
 from symphony_cli.output import WorkspaceOption, out, resolve_workspace, say
 from symphony_cli.run_cmd import JsonOption, _Display, _drive, _finish, _runner
 
@@ -84,7 +84,7 @@ def ask(
             _json_line({"event": "AskPlan", "plan": plan.to_dict()})
         else:
             _show(plan, say)
-        if not yes and sys.stdin.isatty() and not typer.confirm("Run this plan?", True, err=True):
+        if not yes and sys.stdin.isatty() and not _confirm("Run this plan?"):
             say("not run")
             return
         runner.listeners.append(display.event)
@@ -116,6 +116,16 @@ def ask(
 
 
 # --- proposed changes ----------------------------------------------------------------------
+
+
+def _confirm(question: str) -> bool:
+    """Ask yes/no (yes by default); end of input is no, Ctrl-C exits 130 like a run's."""
+    try:
+        return typer.confirm(question, True, err=True)
+    except typer.Abort as e:
+        if isinstance(e.__context__, KeyboardInterrupt):
+            raise Interrupted("interrupted at the prompt; nothing was run") from None
+        return False
 
 
 def _changes(

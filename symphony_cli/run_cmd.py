@@ -11,6 +11,7 @@ stopped with their processes, the run is recorded cancelled and can be resumed.
 from __future__ import annotations
 
 import json
+import select
 import signal
 import sys
 import threading
@@ -89,6 +90,9 @@ class _Display:
         #: Set by :func:`_drive` when the user pressed Ctrl-C during the run, also when the run
         #: finished before the cancellation reached it (``symphony watch`` stops either way).
         self.interrupted = False
+        #: The run's cancel event while :func:`_drive` runs it: a recovery prompt gives up
+        #: (answers abort) when it is set.
+        self.cancel: threading.Event | None = None
 
     def start(self, title: str) -> None:
         if not self.live_ui:
@@ -162,7 +166,11 @@ class _Display:
                 while True:
                     sys.stderr.write("[r]etry, [s]kip and go on, [a]bort? ")
                     sys.stderr.flush()
-                    answer = sys.stdin.readline().strip().lower()
+                    line = self._read_answer()
+                    if line is None:  # Ctrl-C, SIGTERM or SIGHUP while asking
+                        sys.stderr.write("\n")
+                        return "abort"
+                    answer = line.strip().lower()
                     if not answer:  # end of input: do not guess
                         return "abort"
                     for choice in ("retry", "skip", "abort"):
@@ -171,6 +179,18 @@ class _Display:
             finally:
                 if live is not None:
                     live.start()
+
+    def _read_answer(self) -> str | None:
+        """A line from stdin, or None as soon as the run is cancelled (the prompt runs on the
+        run's thread: blocking in readline would keep the cancellation from the steps)."""
+        while self.cancel is None or not self.cancel.is_set():
+            try:
+                ready, _, _ = select.select([sys.stdin], [], [], 0.1)
+            except (OSError, ValueError):  # not selectable: read as before
+                return sys.stdin.readline()
+            if ready:
+                return sys.stdin.readline()
+        return None
 
     def _finished_line(self, event: Any) -> None:
         took = f"{event.duration_ms / 1000:.1f} s" if event.duration_ms is not None else ""
@@ -184,9 +204,16 @@ class _Display:
             out(line)
 
 
+#: Signals that cancel a run like Ctrl-C does: ``kill``, ``symphony runs cancel``, and the
+#: terminal closing (SIGHUP; the steps run in sessions of their own, so only Symphony hears it).
+TERM_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+
+
 def _drive(run: MelodyRun, display: _Display, *, title: str) -> RunSummary:
-    """Execute on a worker thread; Ctrl-C / SIGTERM cancel, a second Ctrl-C exits at once."""
+    """Execute on a worker thread; Ctrl-C / SIGTERM / SIGHUP cancel, a second Ctrl-C exits at
+    once."""
     cancel = threading.Event()
+    display.cancel = cancel
     done = threading.Event()
     result: dict[str, Any] = {}
 
@@ -202,7 +229,7 @@ def _drive(run: MelodyRun, display: _Display, *, title: str) -> RunSummary:
         cancel.set()
         display.interrupted = True
 
-    previous = signal.signal(signal.SIGTERM, on_term)
+    previous = {sig: signal.signal(sig, on_term) for sig in TERM_SIGNALS}
     display.start(title)
     threading.Thread(target=work, name="melody-run", daemon=True).start()
     try:
@@ -220,7 +247,8 @@ def _drive(run: MelodyRun, display: _Display, *, title: str) -> RunSummary:
                 raise SystemExit(EXIT_INTERRUPTED) from None
     finally:
         display.stop()
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     if "error" in result:
         raise result["error"]
     summary: RunSummary = result["summary"]

@@ -10,8 +10,9 @@ a burst (a save that touches several files, a ``git checkout``) makes one run; c
 run queue exactly one more run after it. A change to the melody file starts a run too, and the
 file is read again for every run, so edits to it apply (its trigger globs are the ones read at
 start). Each run is shown like ``symphony run`` shows it; a failed run, or an edit that breaks
-the melody, is reported and the watch goes on. Ctrl-C (or SIGTERM) stops watching with exit
-status 0, cancelling a run in progress first.
+the melody, is reported and the watch goes on. Ctrl-C (or SIGTERM, or SIGHUP when the terminal
+closes) stops watching with exit status 0, cancelling a run in progress first; a SIGTERM between
+runs starts no other (a follower of ``triggers.after`` included).
 
 One watcher thread (watchfiles) feeds a :class:`_Changes` buffer; the main thread debounces and
 runs. The watcher is owned by the command and stopped and joined when it ends.
@@ -30,7 +31,7 @@ import typer
 
 from engine.types.errors import SymphonyError, UsageError
 from symphony_cli.output import WorkspaceOption, resolve_workspace, say
-from symphony_cli.run_cmd import ParamOption, _Display, _drive, _finish, _runner
+from symphony_cli.run_cmd import TERM_SIGNALS, ParamOption, _Display, _drive, _finish, _runner
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -156,11 +157,20 @@ class _Watcher:
         return self.error is not None and not self.thread.is_alive()
 
 
-def _run_once(runner: Runner, melody: str, params: list[str], seen: set[str] | None = None) -> bool:
+def _run_once(
+    runner: Runner,
+    melody: str,
+    params: list[str],
+    stop: threading.Event,
+    seen: set[str] | None = None,
+) -> bool:
     """One run of the melody as ``symphony run`` shows it, then the melodies that run after it
-    (``triggers.after``); False when one was cancelled. ``seen``: melodies of this chain."""
+    (``triggers.after``); False when one was cancelled or the watch is to stop (``stop``: a
+    SIGTERM/SIGHUP between runs). ``seen``: melodies of this chain."""
     from symphony_cli.melody_cmd import parse_params
 
+    if stop.is_set():
+        return False
     display = _Display(json_=False)
     try:
         loaded, _path = runner.load(melody)
@@ -179,11 +189,11 @@ def _run_once(runner: Runner, melody: str, params: list[str], seen: set[str] | N
     if summary.state.value == "completed":
         chain = seen if seen is not None else set()
         chain.add(job.melody.name)
-        return _run_followers(runner, job.melody.name, chain)
+        return _run_followers(runner, job.melody.name, chain, stop)
     return summary.state.value != "cancelled"
 
 
-def _run_followers(runner: Runner, name: str, seen: set[str]) -> bool:
+def _run_followers(runner: Runner, name: str, seen: set[str], stop: threading.Event) -> bool:
     """Run the workspace's melodies whose ``triggers.after`` names ``name`` (each once per
     chain, so two melodies naming each other cannot loop); False when one was cancelled."""
     from engine.melody.loader import list_melodies, load_melody
@@ -197,7 +207,7 @@ def _run_followers(runner: Runner, name: str, seen: set[str]) -> bool:
             continue
         seen.add(follower.name)
         say(f"after {name}: {follower.name}")
-        if not _run_once(runner, str(path), [], seen):
+        if not _run_once(runner, str(path), [], stop, seen):
             return False
     return True
 
@@ -247,7 +257,7 @@ def watch(
         def on_term(_sig: int, _frame: Any) -> None:
             stop.set()
 
-        previous = signal.signal(signal.SIGTERM, on_term)
+        previous = {sig: signal.signal(sig, on_term) for sig in TERM_SIGNALS}
         try:
             watcher.ready.wait(10)
             if watcher.failed:
@@ -266,14 +276,14 @@ def watch(
             every = loaded.triggers.every_s
             if every is not None:
                 say(f"and running it every {every:g} s (triggers.every_s)")
-            running = _run_once(runner, melody, param or [])
+            running = _run_once(runner, melody, param or [], stop)
             next_due = None if every is None else time.monotonic() + every
             while running and not stop.is_set():
                 if watcher.failed:
                     raise SymphonyError(f"stopped watching {root}: {watcher.error}")
                 if next_due is not None and time.monotonic() >= next_due:
                     say(f"schedule: every {every:g} s")
-                    running = _run_once(runner, melody, param or [])
+                    running = _run_once(runner, melody, param or [], stop)
                     next_due = time.monotonic() + (every or 0)
                     continue
                 if not changes.arrived.wait(0.2):
@@ -290,13 +300,14 @@ def watch(
                     continue
                 more = f" (and {len(paths) - 1} more)" if len(paths) > 1 else ""
                 say(f"change: {paths[0]}{more}")
-                running = _run_once(runner, melody, param or [])
+                running = _run_once(runner, melody, param or [], stop)
                 if next_due is not None:
                     next_due = time.monotonic() + (every or 0)
         except KeyboardInterrupt:
             pass
         finally:
             stop.set()
-            signal.signal(signal.SIGTERM, previous)
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
             watcher.thread.join(5)
     say("stopped watching")

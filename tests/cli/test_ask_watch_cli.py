@@ -8,6 +8,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import IO, Any
@@ -368,8 +369,58 @@ def test_ctrl_c_stops_the_watch_also_when_the_run_finishes_before_it_is_cancelle
 
     runner.new_run = late_ctrl_c  # type: ignore[method-assign]
     try:
-        assert _run_once(runner, "build", []) is False
+        assert _run_once(runner, "build", [], threading.Event()) is False
     finally:
         runner.close()
         engine.stop()
     assert (watched / "out" / "log.txt").read_text() == "run\n"  # the run itself completed
+
+
+def test_ctrl_c_at_the_plan_prompt_exits_130_and_runs_nothing(project: Path) -> None:
+    from ptyprocess import PtyProcessUnicode
+
+    proc = PtyProcessUnicode.spawn(
+        [sys.executable, "-m", "symphony_cli", "ask", "run the tests"],
+        cwd=str(project),
+        dimensions=(24, 100),
+    )
+    seen = ""
+    try:
+        deadline = time.monotonic() + 30
+        while "Run this plan?" not in seen and time.monotonic() < deadline:
+            seen += proc.read(4096)
+        proc.write("\x03")  # Ctrl-C typed on the terminal
+        while time.monotonic() < deadline:
+            try:
+                seen += proc.read(4096)
+            except EOFError:
+                break
+        proc.wait()
+    finally:
+        if proc.isalive():
+            proc.kill(signal.SIGKILL)
+    assert proc.exitstatus == 130, seen
+    assert "interrupted at the prompt; nothing was run" in seen
+    listed = symphony("runs", "list", "--json", cwd=project)
+    assert json.loads(listed.stdout) == []
+
+
+def test_a_stop_asked_between_runs_starts_no_other(watched: Path) -> None:
+    """SIGTERM/SIGHUP between two runs (a follower's, a scheduled one) sets the watch's stop:
+    the next run does not start."""
+    from engine.runs.service import Runner
+    from engine.runtime import Engine
+    from symphony_cli.watch_cmd import _run_once
+
+    engine = Engine(watched, watch_config=False)
+    engine.start()
+    runner = Runner(engine)
+    stop = threading.Event()
+    try:
+        assert _run_once(runner, "build", [], stop) is True
+        stop.set()
+        assert _run_once(runner, "build", [], stop) is False
+    finally:
+        runner.close()
+        engine.stop()
+    assert (watched / "out" / "log.txt").read_text() == "run\n"

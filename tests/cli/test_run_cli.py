@@ -170,3 +170,80 @@ def test_ctrl_c_cancels_and_the_run_can_be_resumed(workspace: Path) -> None:
     resumed = symphony("run", "--resume", run_id, cwd=workspace)
     assert resumed.returncode == 0, resumed.stderr
     assert (workspace / "log").read_text().split() == ["one", "two"]
+
+
+def _alive(marker: str) -> list[str]:
+    """Command lines of processes that carry ``marker`` (steps left running)."""
+    ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True, check=True)
+    return [line for line in ps.stdout.splitlines() if marker in line and "ps -eo" not in line]
+
+
+def test_sighup_cancels_the_run_and_stops_its_steps(workspace: Path) -> None:
+    """Closing the terminal sends SIGHUP to Symphony only (steps run in sessions of their
+    own): the run is cancelled like with Ctrl-C, and no step outlives it."""
+    marker = f"hup-marker-{time.monotonic_ns()}"
+    (workspace / ".symphony" / "melodies" / "long.toml").write_text(
+        '[melody]\nname = "long"\n\n[[steps]]\nid = "wait"\nuses = "shell.run"\n'
+        f'with = {{ command = "sleep 300 # {marker}" }}\n'
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "symphony_cli", "run", "long", "--json"],
+        cwd=workspace,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    run_id = json.loads(proc.stdout.readline())["run_id"]
+    deadline = time.monotonic() + 20
+    while not _alive(marker) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGHUP)
+    proc.communicate(timeout=20)
+    assert proc.returncode == 130
+    assert _alive(marker) == []
+    shown = symphony("runs", "show", run_id, "--json", cwd=workspace)
+    assert json.loads(shown.stdout)["state"] == "cancelled"
+
+
+def test_ctrl_c_at_the_recovery_prompt_aborts_and_stops_the_other_steps(
+    workspace: Path,
+) -> None:
+    """On a terminal a failed step asks retry/skip/abort on the run's thread; Ctrl-C there
+    must cancel the run (it used to be ignored while the prompt waited for a line)."""
+    from ptyprocess import PtyProcessUnicode
+
+    marker = f"prompt-marker-{time.monotonic_ns()}"
+    (workspace / ".symphony" / "melodies" / "fails.toml").write_text(
+        '[melody]\nname = "fails"\n\n[[steps]]\nid = "bad"\nuses = "shell.run"\n'
+        'with = { command = "exit 3" }\n\n[[steps]]\nid = "long"\nuses = "shell.run"\n'
+        f'with = {{ command = "sleep 300 # {marker}" }}\n'
+    )
+    proc = PtyProcessUnicode.spawn(
+        [sys.executable, "-m", "symphony_cli", "run", "fails"],
+        cwd=str(workspace),
+        dimensions=(24, 100),
+    )
+    seen = ""
+    try:
+        deadline = time.monotonic() + 30
+        while "[a]bort?" not in seen and time.monotonic() < deadline:
+            seen += proc.read(4096)
+        assert "[a]bort?" in seen, seen
+        assert _alive(marker)
+        proc.write("\x03")  # Ctrl-C typed on the terminal
+        deadline = time.monotonic() + 15
+        while proc.isalive() and time.monotonic() < deadline:
+            try:
+                seen += proc.read(4096)
+            except EOFError:
+                break
+        assert not proc.isalive(), f"still running 15 s after Ctrl-C:\n{seen}"
+        proc.wait()
+        left = _alive(marker)
+    finally:
+        if proc.isalive():
+            proc.kill(signal.SIGKILL)
+        subprocess.run(["pkill", "-f", marker], check=False)  # what a failure would leave
+    assert proc.exitstatus == 130, seen
+    assert left == []
