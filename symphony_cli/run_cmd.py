@@ -4,8 +4,9 @@ On a terminal ``run`` shows a live display on stderr (one line per running step,
 and prints each finished step above it; with ``--json`` stdout carries one JSON object per event
 (JSON Lines) and nothing else; otherwise (a pipe, CI) each finished step is a line on stdout.
 Exit codes: 0 the run completed, 1 it failed, 2 a usage or melody error, 130 cancelled.
-Ctrl-C (or SIGTERM, which ``symphony runs cancel`` sends) cancels the run: running steps are
-stopped with their processes, the run is recorded cancelled and can be resumed.
+Ctrl-C (or SIGTERM, which ``symphony runs cancel`` sends, or SIGHUP when the terminal closes)
+cancels the run, also while the retry/skip/abort question waits: running steps are stopped with
+their processes, the run is recorded cancelled and can be resumed.
 """
 
 from __future__ import annotations
