@@ -16,6 +16,7 @@ from typing import IO, Any
 import pytest
 
 from tests.cli.test_cli import symphony
+from tests.support.pty_cli import PtyCli
 
 CALC = "def add(a, b):\n    return a + b\n"
 PASSING = "from calc import add\n\n\ndef test_add():\n    assert add(1, 2) == 3\n"
@@ -377,30 +378,15 @@ def test_ctrl_c_stops_the_watch_also_when_the_run_finishes_before_it_is_cancelle
 
 
 def test_ctrl_c_at_the_plan_prompt_exits_130_and_runs_nothing(project: Path) -> None:
-    from ptyprocess import PtyProcessUnicode
-
-    proc = PtyProcessUnicode.spawn(
-        [sys.executable, "-m", "symphony_cli", "ask", "run the tests"],
-        cwd=str(project),
-        dimensions=(24, 100),
-    )
-    seen = ""
+    cli = PtyCli(project, "ask", "run the tests")
     try:
-        deadline = time.monotonic() + 30
-        while "Run this plan?" not in seen and time.monotonic() < deadline:
-            seen += proc.read(4096)
-        proc.write("\x03")  # Ctrl-C typed on the terminal
-        while time.monotonic() < deadline:
-            try:
-                seen += proc.read(4096)
-            except EOFError:
-                break
-        proc.wait()
+        cli.read_until("Run this plan?")
+        cli.type("\x03")  # Ctrl-C typed on the terminal
+        status = cli.wait()
     finally:
-        if proc.isalive():
-            proc.kill(signal.SIGKILL)
-    assert proc.exitstatus == 130, seen
-    assert "interrupted at the prompt; nothing was run" in seen
+        cli.close()
+    assert status == 130, cli.seen
+    assert "interrupted at the prompt; nothing was run" in cli.seen
     listed = symphony("runs", "list", "--json", cwd=project)
     assert json.loads(listed.stdout) == []
 

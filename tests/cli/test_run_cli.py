@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from tests.cli.test_cli import symphony
+from tests.support.pty_cli import PtyCli
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -116,20 +117,26 @@ def test_runs_list_and_show(workspace: Path) -> None:
     assert symphony("runs", "show", "zzzz", cwd=workspace).returncode == 2
 
 
-def test_runs_cancel_stops_a_running_run(workspace: Path) -> None:
-    (workspace / ".symphony" / "melodies" / "slow.toml").write_text(
-        '[melody]\nname = "slow"\n\n[[steps]]\nid = "wait"\nuses = "shell.run"\n'
-        'with = { command = "sleep 30" }\n'
-    )
+def _run_json(workspace: Path, melody: str) -> tuple[subprocess.Popen[str], str]:
+    """``symphony run MELODY --json`` in the background, and its run id (its first line)."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "symphony_cli", "run", "slow", "--json"],
+        [sys.executable, "-m", "symphony_cli", "run", melody, "--json"],
         cwd=workspace,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
     assert proc.stdout is not None
-    run_id = json.loads(proc.stdout.readline())["run_id"]
+    return proc, json.loads(proc.stdout.readline())["run_id"]
+
+
+def test_runs_cancel_stops_a_running_run(workspace: Path) -> None:
+    (workspace / ".symphony" / "melodies" / "slow.toml").write_text(
+        '[melody]\nname = "slow"\n\n[[steps]]\nid = "wait"\nuses = "shell.run"\n'
+        'with = { command = "sleep 30" }\n'
+    )
+    proc, run_id = _run_json(workspace, "slow")
+    assert proc.stdout is not None
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         line = proc.stdout.readline()
@@ -149,15 +156,8 @@ def test_ctrl_c_cancels_and_the_run_can_be_resumed(workspace: Path) -> None:
         'with = { command = "echo one >> log" }\n\n[[steps]]\nid = "second"\nuses = "shell.run"\n'
         'needs = ["first"]\nwith = { command = "[ -f go ] || sleep 30; echo two >> log" }\n'
     )
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "symphony_cli", "run", "two", "--json"],
-        cwd=workspace,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc, run_id = _run_json(workspace, "two")
     assert proc.stdout is not None
-    run_id = json.loads(proc.stdout.readline())["run_id"]
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         line = proc.stdout.readline()
@@ -186,15 +186,7 @@ def test_sighup_cancels_the_run_and_stops_its_steps(workspace: Path) -> None:
         '[melody]\nname = "long"\n\n[[steps]]\nid = "wait"\nuses = "shell.run"\n'
         f'with = {{ command = "sleep 300 # {marker}" }}\n'
     )
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "symphony_cli", "run", "long", "--json"],
-        cwd=workspace,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stdout is not None
-    run_id = json.loads(proc.stdout.readline())["run_id"]
+    proc, run_id = _run_json(workspace, "long")
     deadline = time.monotonic() + 20
     while not _alive(marker) and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -211,39 +203,21 @@ def test_ctrl_c_at_the_recovery_prompt_aborts_and_stops_the_other_steps(
 ) -> None:
     """On a terminal a failed step asks retry/skip/abort on the run's thread; Ctrl-C there
     must cancel the run (it used to be ignored while the prompt waited for a line)."""
-    from ptyprocess import PtyProcessUnicode
-
     marker = f"prompt-marker-{time.monotonic_ns()}"
     (workspace / ".symphony" / "melodies" / "fails.toml").write_text(
         '[melody]\nname = "fails"\n\n[[steps]]\nid = "bad"\nuses = "shell.run"\n'
         'with = { command = "exit 3" }\n\n[[steps]]\nid = "long"\nuses = "shell.run"\n'
         f'with = {{ command = "sleep 300 # {marker}" }}\n'
     )
-    proc = PtyProcessUnicode.spawn(
-        [sys.executable, "-m", "symphony_cli", "run", "fails"],
-        cwd=str(workspace),
-        dimensions=(24, 100),
-    )
-    seen = ""
+    cli = PtyCli(workspace, "run", "fails")
     try:
-        deadline = time.monotonic() + 30
-        while "[a]bort?" not in seen and time.monotonic() < deadline:
-            seen += proc.read(4096)
-        assert "[a]bort?" in seen, seen
+        cli.read_until("[a]bort?")
         assert _alive(marker)
-        proc.write("\x03")  # Ctrl-C typed on the terminal
-        deadline = time.monotonic() + 15
-        while proc.isalive() and time.monotonic() < deadline:
-            try:
-                seen += proc.read(4096)
-            except EOFError:
-                break
-        assert not proc.isalive(), f"still running 15 s after Ctrl-C:\n{seen}"
-        proc.wait()
+        cli.type("\x03")  # Ctrl-C typed on the terminal
+        status = cli.wait()
         left = _alive(marker)
     finally:
-        if proc.isalive():
-            proc.kill(signal.SIGKILL)
+        cli.close()
         subprocess.run(["pkill", "-f", marker], check=False)  # what a failure would leave
-    assert proc.exitstatus == 130, seen
+    assert status == 130, cli.seen
     assert left == []
