@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.model_server import ModelServer
+
 
 @pytest.fixture(autouse=True)
 def isolated_home(
@@ -35,3 +37,11 @@ def isolated_home(
         if name.startswith("SYMPHONY_"):
             monkeypatch.delenv(name)
     yield home
+
+
+@pytest.fixture
+def server() -> Iterator[ModelServer]:
+    """A chat-completions server on 127.0.0.1 (``tests/support/model_server.py``); a module
+    may define its own ``server`` (another model name, a responder)."""
+    with ModelServer() as s:
+        yield s

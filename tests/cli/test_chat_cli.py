@@ -4,7 +4,6 @@ on 127.0.0.1: streaming, stdin, ``@file`` mentions, artifacts, no model, and ctr
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -15,33 +14,13 @@ import pytest
 
 from engine.config.models import ArtifactRetention
 from engine.pit.artifacts.store import ArtifactStore
+from tests.cli.test_cli import symphony
 from tests.support.model_server import Behaviour, ModelServer
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
     from pathlib import Path
 
 KEY = "sk-chat-cli-secret-0123456789"
-
-
-def symphony(
-    *args: str, cwd: Path, stdin: str | None = None, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "symphony_cli", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        input=stdin if stdin is not None else "",
-        env={**os.environ, **(env or {})},
-        timeout=60,
-    )
-
-
-@pytest.fixture
-def server() -> Iterator[ModelServer]:
-    with ModelServer() as s:
-        yield s
 
 
 def configure(ws: Path, server: ModelServer, extra: str = "") -> None:

@@ -13,8 +13,10 @@ from engine import __version__
 
 
 def symphony(
-    *args: str, cwd: Path | None = None, env: dict[str, str] | None = None
+    *args: str, cwd: Path | None = None, env: dict[str, str] | None = None, stdin: str = ""
 ) -> subprocess.CompletedProcess[str]:
+    """``python -m symphony_cli ARGS`` as a script runs it: ``stdin`` is its whole input (never
+    the test's own), ``env`` is added to the environment."""
     import os
 
     full_env = {**os.environ, **(env or {})}
@@ -23,6 +25,7 @@ def symphony(
         capture_output=True,
         text=True,
         cwd=cwd,
+        input=stdin,
         env=full_env,
         timeout=60,
     )

@@ -4,33 +4,17 @@ server on 127.0.0.1: add, list, test, remove, and bad values rejected with nothi
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from typing import TYPE_CHECKING
 
 import pytest
 
+from tests.cli.test_cli import symphony
 from tests.support.model_server import Behaviour, ModelServer
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
     from pathlib import Path
 
 KEY = "sk-live-models-cli-0123456789"
-
-
-def symphony(
-    *args: str, cwd: Path, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "symphony_cli", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        env={**os.environ, **(env or {})},
-        timeout=60,
-    )
 
 
 @pytest.fixture
@@ -38,12 +22,6 @@ def workspace(tmp_path: Path) -> Path:
     ws = tmp_path / "proj"
     ws.mkdir()
     return ws
-
-
-@pytest.fixture
-def server() -> Iterator[ModelServer]:
-    with ModelServer() as s:
-        yield s
 
 
 def project_config(ws: Path) -> Path:

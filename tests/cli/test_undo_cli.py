@@ -4,26 +4,13 @@ uses for ``--dry-run`` / ``--apply`` of proposed changes."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from engine.changes import apply_changes, list_checkpoints, propose
 from symphony_cli.changes import apply_or_preview
-
-
-def symphony(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "symphony_cli", *args],
-        capture_output=True,
-        cwd=cwd,
-        env=dict(os.environ),
-        text=True,
-        timeout=60,
-    )
+from tests.cli.test_cli import symphony
 
 
 @pytest.fixture

@@ -33,12 +33,6 @@ GOOD = {
 
 
 @pytest.fixture
-def server() -> Iterator[ModelServer]:
-    with ModelServer() as s:
-        yield s
-
-
-@pytest.fixture
 def engine(tmp_path: Path, server: ModelServer) -> Iterator[Engine]:
     (tmp_path / "src").mkdir()
     overrides = [

@@ -20,7 +20,6 @@ from tests.support.model_server import Behaviour, ModelServer
 from tests.tui.helpers import wait_for
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
     from pathlib import Path
 
     from textual.pilot import Pilot
@@ -31,12 +30,6 @@ ANSWER = (
     "`add` returns the sum of its two arguments:\n\n"
     "- `add(2, 3)` is `5`\n- it works for any objects that support `+`\n"
 )
-
-
-@pytest.fixture
-def server() -> Iterator[ModelServer]:
-    with ModelServer() as s:
-        yield s
 
 
 def workspace(root: Path, server: ModelServer | None) -> Path:

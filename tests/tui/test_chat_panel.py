@@ -6,7 +6,6 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
-import pytest
 from textual.widgets import Input, Markdown, Select, Static
 
 from symphony_tui.app import SymphonyApp
@@ -16,16 +15,10 @@ from tests.support.model_server import Behaviour, ModelServer
 from tests.tui.helpers import wait_for
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Callable
     from pathlib import Path
 
     from textual.pilot import Pilot
-
-
-@pytest.fixture
-def server() -> Iterator[ModelServer]:
-    with ModelServer() as s:
-        yield s
 
 
 def configure(ws: Path, server: ModelServer, *names: str, default: str = "") -> None:
