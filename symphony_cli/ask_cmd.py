@@ -92,7 +92,11 @@ def ask(
         if not json_:
             say(f"run {job.run_id}: ask ({len(job.rows)} steps)")
         summary = _drive(job, display, title="ask")
-        _changes(runner.engine, summary, request, apply=apply, json_=json_)
+        # Changes are written only by a run that went through: not after Ctrl-C or a failure.
+        whole = summary.state.value == "completed" and not display.interrupted
+        if apply and not whole and not json_:
+            say(f"the run {summary.state.value}: its proposed changes are shown, not applied")
+        _changes(runner.engine, summary, request, apply=apply and whole, json_=json_)
     problems = _problems(summary)
     if json_:
         _json_line(
@@ -196,7 +200,7 @@ def _plan(engine: Engine, request: str, root: Path) -> Plan:
     """
     from engine.conductor.model_planner import plan_request
 
-    step_types = {t: p[0][1] for t, p in engine.extensions.step_types().items() if p}
+    step_types = engine.extensions.step_specs()
     result = plan_request(request, workspace=root, step_types=step_types, models=engine.models)
     if result.melody is None:
         raise UsageError("; ".join(result.unsupported) or f"nothing to do for {request!r}")

@@ -32,6 +32,7 @@ from engine.changes.checkpoints import (
     checkpoint_lock,
     checkpoints_dir,
     keep_private,
+    prune_incomplete,
     prune_old,
     remove_created_dirs,
     restore_file,
@@ -135,6 +136,7 @@ def apply_changes(
         )
         if keep is not None:
             try:
+                prune_incomplete(root, state_dir)  # folders a crash left while being taken
                 prune_old(root, keep, state_dir)
             except OSError as e:  # the apply stands; old checkpoints stay for another time
                 log.warning("could not remove old checkpoints: %s", e)

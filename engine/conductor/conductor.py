@@ -78,7 +78,7 @@ class Conductor:
         progress: Callable[[float | None, str], None],
         decide: Callable[[Decision], None],
     ) -> tuple[str, dict[str, Any]]:
-        providers = [e for e, _ in self.manager.step_types().get(step_type, [])]
+        providers = [e for e, _ in self.manager.step_types([step_type]).get(step_type, [])]
         if extension is not None:
             providers = [e for e in providers if e == extension]
         if not providers:
@@ -138,7 +138,7 @@ class Conductor:
         """Recorded outcomes plus those not written yet; only read when there is a choice."""
         from engine.runs.store import Outcome
 
-        if len(self.manager.step_types().get(capability, [])) < 2:
+        if len(self.manager.step_types([capability]).get(capability, [])) < 2:
             return {}
         with self._lock:
             pending = {e: v for (c, e), v in self._pending.items() if c == capability}

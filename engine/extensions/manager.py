@@ -44,7 +44,7 @@ from engine.types.errors import (
 from engine.types.messages import ComponentHealth, Event, HealthStatus
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Mapping
+    from collections.abc import Callable, Collection, Iterable, Mapping
     from pathlib import Path
 
     from engine.extensions.discovery import Found
@@ -81,7 +81,9 @@ class StepProvider(Protocol):
 
     def owns(self, provider: str) -> bool: ...
 
-    def step_types(self) -> dict[str, list[tuple[str, StepTypeSpec]]]: ...
+    def step_types(
+        self, names: Collection[str] | None = None
+    ) -> dict[str, list[tuple[str, StepTypeSpec]]]: ...
 
     def call(
         self,
@@ -625,8 +627,13 @@ class ExtensionManager:
     def manifest(self, ext_id: str) -> Manifest:
         return self._get(ext_id).manifest
 
-    def step_types(self) -> dict[str, list[tuple[str, StepTypeSpec]]]:
-        """Every step type of an enabled, non-failed extension, with its providers."""
+    def step_types(
+        self, names: Collection[str] | None = None
+    ) -> dict[str, list[tuple[str, StepTypeSpec]]]:
+        """Every step type of an enabled, non-failed extension, with its providers.
+
+        ``names``: the step types wanted (a melody's, a call's); other providers (MCP servers)
+        are then not started for nothing. The result may hold more than those."""
         result: dict[str, list[tuple[str, StepTypeSpec]]] = {}
         for rec in sorted(self._records.values(), key=lambda r: r.id):
             if not rec.enabled or rec.state is State.FAILED:
@@ -634,9 +641,14 @@ class ExtensionManager:
             for spec in rec.manifest.contributes.steps:
                 result.setdefault(spec.type, []).append((rec.id, spec))
         for provider in self._step_providers:
-            for name, offers in provider.step_types().items():
+            for name, offers in provider.step_types(names).items():
                 result.setdefault(name, []).extend(offers)
         return result
+
+    def step_specs(self, names: Collection[str] | None = None) -> dict[str, StepTypeSpec]:
+        """Each step type's declaration (its first provider's): what validation and planners
+        read. ``names`` as in :meth:`step_types`."""
+        return {name: offers[0][1] for name, offers in self.step_types(names).items() if offers}
 
     def add_provider(self, provider: StepProvider) -> None:
         """Offer ``provider``'s step types alongside the extensions' (stopped with them)."""
@@ -876,7 +888,7 @@ class ExtensionManager:
             self._account(rec, step_type, duration, ok, error)
 
     def _provider(self, step_type: str, extension: str | None) -> tuple[str, StepTypeSpec]:
-        providers = self.step_types().get(step_type, [])
+        providers = self.step_types([step_type]).get(step_type, [])
         if extension is not None:
             providers = [p for p in providers if p[0] == extension]
         if not providers:

@@ -25,7 +25,7 @@ from engine.mcp.types import ServerState, ToolDescription
 from engine.types.errors import Cancelled, ExtensionError, PermissionDenied
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Callable, Collection, Mapping
 
     from engine.extensions.manager import AuditLog, ExtensionManager
     from engine.extensions.manifest import StepTypeSpec
@@ -88,13 +88,20 @@ class McpSteps:
         """Record what a starting server was given (for :class:`McpManager`'s ``audit``)."""
         self._audit.record(PROVIDER_PREFIX + server, permission, target, "allowed", detail)
 
-    def step_types(self) -> dict[str, list[tuple[str, StepTypeSpec]]]:
-        """Every tool of every enabled server, starting the servers not started yet (together,
-        each bounded by its start timeout; a failed one offers nothing)."""
-        if not self.servers.names():
+    def step_types(
+        self, names: Collection[str] | None = None
+    ) -> dict[str, list[tuple[str, StepTypeSpec]]]:
+        """Every tool of every enabled server (with ``names``: of the servers those
+        ``mcp.<server>.<tool>`` step types name), starting the servers not started yet
+        (together, each bounded by its start timeout; a failed one offers nothing)."""
+        servers = self.servers.names()
+        if names is not None:
+            wanted = {n.split(".")[1] for n in names if n.startswith("mcp.") and n.count(".") >= 2}
+            servers = [s for s in servers if s in wanted]
+        if not servers:
             return {}
         result: dict[str, list[tuple[str, StepTypeSpec]]] = {}
-        for status in self.servers.ensure_started():
+        for status in self.servers.ensure_started(servers):
             if status.state is not ServerState.RUNNING:
                 continue
             for tool in status.tools:

@@ -448,7 +448,7 @@ class RunsPhase:
         from engine.conductor.model_planner import plan_request
 
         engine = self._engine
-        step_types = {t: p[0][1] for t, p in engine.extensions.step_types().items() if p}
+        step_types = engine.extensions.step_specs()
         result = plan_request(
             cmd.request, workspace=engine.workspace, step_types=step_types, models=engine.models
         )
@@ -473,7 +473,7 @@ class RunsPhase:
             return MelodyReply(
                 name=path.stem, path=str(path), definition="", problems=tuple(map(str, errors))
             )
-        step_types = {t: p[0][1] for t, p in self._engine.extensions.step_types().items() if p}
+        step_types = self._engine.extensions.step_specs([s.uses for s in melody.steps])
         problems = validate(melody, source=str(path), step_types=step_types)
         return MelodyReply(
             name=melody.name,

@@ -107,7 +107,7 @@ class Runner:
             source=source,
             store=self.store,
             dispatcher=self.conductor,
-            step_types=manager.step_types(),
+            step_types=manager.step_types([s.uses for s in melody.steps]),
             versions=versions,
             artifacts=self.engine.pit.store,
             emit=self.emit,
@@ -145,7 +145,7 @@ class Runner:
         """
         from engine.melody.validate import validate_or_raise
 
-        step_types = {t: p[0][1] for t, p in self.engine.extensions.step_types().items() if p}
+        step_types = self.engine.extensions.step_specs([s.uses for s in melody.steps])
         validate_or_raise(melody, source=source, step_types=step_types, params=params)
 
     def new_run(

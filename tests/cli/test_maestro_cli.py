@@ -98,3 +98,23 @@ def test_without_a_model_ask_explains_and_plans_with_rules(tmp_path: Path) -> No
     result = symphony("ask", "explain calc.py", "--dry-run", cwd=ws)
     assert result.returncode == 2
     assert "symphony models add" in result.stderr or "aide.models" in result.stderr
+
+
+def test_ask_apply_writes_nothing_when_the_run_fails(project: Path, server: ModelServer) -> None:
+    failing = {**PLAN, "steps": [*PLAN["steps"], {"id": "status", "uses": "git.status"}]}
+
+    def respond_failing(body: dict[str, Any]) -> str:  # git.status fails: no repository
+        if "conductor of Symphony" in body["messages"][0]["content"]:
+            return "```json\n" + json.dumps(failing) + "\n```"
+        return respond(body)
+
+    server.responder = respond_failing
+    before = (project / "calc.py").read_bytes()
+    result = symphony(
+        "ask", "add type hints to calc.py and run the tests", "--yes", "--apply", cwd=project
+    )
+    assert result.returncode == 1, result.stderr
+    assert "its proposed changes are shown, not applied" in result.stderr
+    assert "+def add(a: int, b: int) -> int:" in result.stdout  # the diff, for the record
+    assert (project / "calc.py").read_bytes() == before
+    assert symphony("undo", "--list", cwd=project).stdout.strip() in ("", "no checkpoints")

@@ -178,6 +178,29 @@ def test_servers_start_lazily_and_in_parallel(tmp_path: Path, engines: list[Engi
     assert elapsed < 4.0, f"the two starts took {elapsed:.1f} s: not concurrent"
 
 
+def test_a_run_starts_only_the_servers_its_steps_name(
+    tmp_path: Path, engines: list[Engine]
+) -> None:
+    from engine.runs.service import Runner
+
+    ws = workspace_with(tmp_path, {"one": server(), "two": server()})
+    (ws / ".symphony" / "melodies").mkdir(parents=True, exist_ok=True)
+    (ws / ".symphony" / "melodies" / "m.toml").write_text(
+        '[melody]\nname = "m"\n\n[[steps]]\nid = "s"\nuses = "shell.run"\n'
+        'with = { command = "true" }\n\n[[steps]]\nid = "t"\nuses = "mcp.one.add"\n'
+        "with = { a = 1, b = 2 }\n"
+    )
+    engine = start(engines, ws)
+    runner = Runner(engine)
+    try:
+        summary = runner.new_run("m", {}).execute()
+    finally:
+        runner.close()
+    assert summary.state.value == "completed"
+    states = {s.name: s.state for s in servers_of(engine).statuses()}
+    assert states == {"one": ServerState.RUNNING, "two": ServerState.NOT_STARTED}
+
+
 def test_timeout_and_cancellation_of_a_call(tmp_path: Path, engines: list[Engine]) -> None:
     ws = workspace_with(tmp_path, {"demo": server()})
     engine = start(engines, ws)

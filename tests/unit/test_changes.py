@@ -197,6 +197,8 @@ def test_only_the_newest_checkpoints_are_kept(ws: Path) -> None:
     third = apply_changes(ws, propose(ws, {"notes.txt": "v4\n"}, title="third"), keep=2)
     assert [cp.id for cp in list_checkpoints(ws)] == [third.id, second.id, first.id]
     manifest.write_text(manifest.read_text().replace('"applying"', '"applied"'))
+    partial = checkpoints_dir(ws) / "20000101-000000-abcdef"  # a crash while taking one
+    (partial / "files").mkdir(parents=True)
     fourth = apply_changes(ws, propose(ws, {"app.py": "v5\n"}, title="fourth"), keep=2)
     assert [cp.id for cp in list_checkpoints(ws)] == [fourth.id, third.id]
     assert sorted(p.name for p in checkpoints_dir(ws).iterdir()) == sorted([fourth.id, third.id])

@@ -11,12 +11,12 @@ sandbox it has none.
 from __future__ import annotations
 
 import itertools
-import logging
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from engine.extensions.host.wire import from_remote, unwrap
+from engine.instruments.secrets import extension_logger
 from engine.types.errors import IpcRemoteError
 from symphony_sdk.context import (
     ArtifactRef,
@@ -242,7 +242,7 @@ class RemoteContext(ExtensionContext):
         self.extension_id = extension_id
         self.workspace = workspace
         self.settings = dict(settings)
-        self.log = logging.getLogger(f"symphony.ext.{extension_id}")
+        self.log = extension_logger(extension_id)
         self.fs = RemoteFiles(self._link)
         self.artifacts = RemoteArtifacts(self._link)
         self.models = RemoteModels(self._link, outputs)
