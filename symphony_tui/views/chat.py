@@ -236,19 +236,36 @@ class ChatPanel(Vertical):
     # --- the answer --------------------------------------------------------------------------
 
     def engine_events(self, events: Sequence[Event]) -> None:
+        pieces: list[str] = []
         for event in events:
             if isinstance(event, ChatDelta):
                 if event.request_id == self.request_id and self._answer is not None:
-                    self._answer.append(event.text)
-                    self._log().scroll_end(animate=False)
+                    pieces.append(event.text)
             elif isinstance(event, ChatFinished):
                 if event.request_id == self.request_id:
-                    self._finished(event)
+                    self._append(pieces)
+                    pieces = []
+                    # After the answer's last piece is in (the calls run in order).
+                    self.call_later(self._finished, event)
             elif isinstance(event, EngineStarted) or (
                 isinstance(event, ConfigChanged)
                 and any(k.startswith("aide.") for k in event.changed_keys)
             ):
                 self.refresh_models()
+        self._append(pieces)
+
+    def _append(self, pieces: list[str]) -> None:
+        """Add ``pieces`` to the answer: one append per batch, each after the one before.
+
+        ``Markdown.append`` works out what to parse when called and parses it later, so two
+        appends in flight at once would show blocks twice.
+        """
+        if pieces and self._answer is not None:
+            self.call_later(self._append_now, self._answer, "".join(pieces))
+
+    async def _append_now(self, answer: Markdown, text: str) -> None:
+        await answer.append(text)
+        self._log().scroll_end(animate=False)
 
     def _finished(self, event: ChatFinished) -> None:
         self.last = event

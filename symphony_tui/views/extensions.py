@@ -445,9 +445,6 @@ class ExtensionsView(Vertical, can_focus=False):
     def _listed_market(self, listing: MarketplaceListing) -> None:
         self.entries = {e.id: e for e in listing.entries}
         self._fill_market()
-        # Filled while the tab was still being shown, the table can keep its header widths:
-        # fill it once more after the next refresh, when it has its size.
-        self.call_after_refresh(self._fill_market)
         found = len(listing.entries)
         where = shorten(listing.index, self.symphony.workspace)
         self._say(f"{found} extension{'s' * (found != 1)} in {where}")

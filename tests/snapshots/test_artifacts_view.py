@@ -38,12 +38,14 @@ def show(which: str, state: str) -> Any:
         view.table.move_cursor(row=view.table.get_row_index(digest))
         await wait_for(
             pilot,
-            lambda: view.current == digest and view.preview.shown == digest,
+            lambda: (
+                view.current == digest and view.preview.shown == digest and view.table.has_focus
+            ),  # the cursor row looks different without it
         )
         if state == "lineage":
             await pilot.press("l")
             tree = view.query_one(LineageTree)
-            await wait_for(pilot, lambda: tree.lineage is not None)
+            await wait_for(pilot, lambda: tree.lineage is not None and tree.has_focus)
         await pilot.pause(0.3)
 
     return run_before

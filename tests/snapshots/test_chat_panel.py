@@ -2,8 +2,8 @@
 chat-completions server on 127.0.0.1, with its tokens and cost), and with no model configured.
 
 The panel is made as tall as it goes, so only the top of the welcome tab (whose list of keys
-changes as features come) shows above it; toasts are cleared and the cursor does not blink.
-Update baselines only after looking at the rendered SVGs.
+changes as features come) shows above it; toasts are cleared and the cursor does not blink
+(``conftest.py``). Update baselines only after looking at the rendered SVGs.
 """
 
 from __future__ import annotations
@@ -51,7 +51,6 @@ async def open_chat(pilot: Pilot[Any]) -> ChatPanel:
     panel = app.screen.query_one(ChatPanel)
     await wait_for(pilot, lambda: panel.models is not None and isinstance(app.focused, Input))
     await pilot.press(*["ctrl+shift+up"] * 15)
-    panel.query_one("#chat-input", Input).cursor_blink = False
     return panel
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from textual.pilot import Pilot
+from textual.widgets import DataTable
 
 from engine.extensions.archive import pack
 from engine.extensions.publish import publish
@@ -104,7 +105,16 @@ def test_review_dialog(snap_compare: Any, tmp_path: Path, size: tuple[int, int])
     async def run(pilot: Pilot[Any]) -> None:
         view = await open_view(pilot)
         await pilot.press("m")
-        await wait_for(pilot, lambda: "acme.wordcount" in view.entries)
+        table = view.query_one("#market-table", DataTable)
+        # The table measures its columns when idle: under load that could come after the
+        # dialog covers it, leaving the columns as wide as their headers in the picture.
+        await wait_for(
+            pilot,
+            lambda: (
+                "acme.wordcount" in view.entries
+                and table.ordered_columns[0].content_width >= len("acme.wordcount")
+            ),
+        )
         await pilot.press("i")
         await wait_for(pilot, lambda: isinstance(pilot.app.screen, InstallReviewScreen))
         await pilot.pause(0.3)

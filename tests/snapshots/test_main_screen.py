@@ -10,9 +10,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from textual.command import CommandList, CommandPalette
 from textual.pilot import Pilot
+from textual.widgets import Input
 
 from symphony_tui.app import SymphonyApp
+from symphony_tui.commands import COMMANDS
+from symphony_tui.screens.help import HelpScreen
 from symphony_tui.widgets.status_bar import StatusBar
 from tests.tui.helpers import wait_for
 
@@ -46,13 +50,29 @@ def test_main_screen(snap_compare: Any, tmp_path: Path, size: tuple[int, int], t
     assert snap_compare(app, terminal_size=size, run_before=engine_healthy)
 
 
+def palette_settled(app: Any) -> bool:
+    """True once the open palette lists every command and has stopped searching."""
+    palette = app.screen
+    if not isinstance(palette, CommandPalette):
+        return False
+    expected = len(COMMANDS) + len(list(app.get_system_commands(app.screen_stack[-2])))
+    searching = any(
+        worker.is_running and worker.group == CommandPalette._GATHER_COMMANDS_GROUP
+        for worker in palette.workers
+    )
+    return not searching and palette.query_one(CommandList).option_count == expected
+
+
 def test_command_palette(snap_compare: Any, tmp_path: Path) -> None:
     app = SymphonyApp(make_workspace(tmp_path), watch_config=False)
 
     async def open_palette(pilot: Pilot[Any]) -> None:
         await engine_healthy(pilot)
         await pilot.press("ctrl+p")
-        await pilot.pause(0.5)
+        # The palette adds hits in batches (every 0.25 s); under load 0.5 s could catch half
+        # of them, with a different scrollbar. Wait for every command and for the search to end.
+        await wait_for(pilot, lambda: palette_settled(pilot.app))
+        await pilot.pause(0.1)
 
     assert snap_compare(app, terminal_size=(80, 24), run_before=open_palette)
 
@@ -68,6 +88,15 @@ def test_health_modal(snap_compare: Any, tmp_path: Path) -> None:
     assert snap_compare(app, terminal_size=(120, 40), run_before=open_health)
 
 
+async def help_filter_focused(pilot: Pilot[Any]) -> None:
+    """Wait for the help screen's filter to take the focus (its cursor is in the picture)."""
+    app = pilot.app
+    await wait_for(
+        pilot, lambda: isinstance(app.screen, HelpScreen) and app.screen.query_one(Input).has_focus
+    )
+    await pilot.pause(0.2)
+
+
 @pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "120x40"])
 def test_help_screen(snap_compare: Any, tmp_path: Path, size: tuple[int, int]) -> None:
     app = SymphonyApp(make_workspace(tmp_path), watch_config=False)
@@ -75,7 +104,7 @@ def test_help_screen(snap_compare: Any, tmp_path: Path, size: tuple[int, int]) -
     async def open_help(pilot: Pilot[Any]) -> None:
         await engine_healthy(pilot)
         await pilot.press("f1")
-        await pilot.pause(0.3)
+        await help_filter_focused(pilot)
 
     assert snap_compare(app, terminal_size=size, run_before=open_help)
 
@@ -85,7 +114,10 @@ def test_help_screen_filtered(snap_compare: Any, tmp_path: Path) -> None:
 
     async def filter_help(pilot: Pilot[Any]) -> None:
         await engine_healthy(pilot)
-        await pilot.press("f1", *"copy")
+        await pilot.press("f1")
+        await help_filter_focused(pilot)
+        await pilot.press(*"copy")
+        await wait_for(pilot, lambda: pilot.app.screen.query_one(Input).value == "copy")
         await pilot.pause(0.3)
 
     assert snap_compare(app, terminal_size=(80, 24), run_before=filter_help)

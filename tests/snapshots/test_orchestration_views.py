@@ -7,7 +7,7 @@ them differ from one run to the next is pinned:
 - run ids: ``new_id`` as the scheduler imports it returns fixed ids in order;
 - the spinner: ``animation_level = "none"`` shows its first frame;
 - notifications ("run … started") are cleared before the screenshot;
-- the Input's cursor does not blink;
+- the Input's cursor does not blink (``conftest.py``);
 - durations: the board is snapshotted while its run goes (the header shows no duration then) on
   a step whose log has none; the runs view's rows get fixed start and end times in the run
   store and the view a fixed ``clock``; the conductor panel's log formats durations with a
@@ -316,7 +316,6 @@ async def plan_the_tests(pilot: Pilot[Any]) -> ConductorPanel:
     await pilot.press(*["ctrl+shift+up"] * 15)
     await pilot.press(*"run the tests", "enter")
     await wait_for(pilot, lambda: panel.plan is not None)
-    panel.query_one("#ask-input", Input).cursor_blink = False
     return panel
 
 

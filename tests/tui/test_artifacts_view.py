@@ -158,8 +158,7 @@ async def test_lineage_walks_to_inputs_and_outputs(
         await select(pilot, view, artifacts["results"].hash)
         await pilot.press("l")
         tree = view.query_one(LineageTree)
-        await wait_for(pilot, lambda: tree.lineage is not None)
-        assert app.focused is tree
+        await wait_for(pilot, lambda: tree.lineage is not None and app.focused is tree)
         hashes = {node.data for node in tree._tree_nodes.values()}
         assert {artifacts["report"].hash, artifacts["summary"].hash} <= hashes
         # walk down to the input (report.md) and choose it

@@ -149,3 +149,33 @@ async def test_without_a_model_the_panel_says_how_to_add_one(workspace: Path) ->
         await pilot.press(*"hello", "enter")
         await pilot.pause()
         assert panel.request_id is None and not answers(panel)
+
+
+async def test_pieces_that_pile_up_are_shown_once_in_order(
+    workspace: Path, server: ModelServer
+) -> None:
+    """A busy UI drains several answer pieces at once; each block of the answer shows once."""
+    configure(workspace, server)
+    answer = "Intro words here.\n\nSecond paragraph.\n\n- one\n- two\n- three\n\nThe end."
+    server.then(Behaviour(text=answer, chunk_delay=0.04, stall_mid_stream=1.0))
+    app = SymphonyApp(workspace, watch_config=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        panel = await open_chat(pilot, app)
+        await pilot.press(*"list three things", "enter")
+        await until(pilot, lambda: answers(panel) == ["Intro"])
+        # The UI is busy (blocked) while the rest streams: the pieces pile up in the bridge and
+        # reach the panel in one batch.
+        time.sleep(2.5)
+        await until(pilot, lambda: panel.last is not None)
+        await pilot.pause(0.2)
+        markdown = panel.query(Markdown).first(Markdown)
+        assert markdown.source == answer
+        blocks = [type(block).__name__ for block in markdown.children]
+        assert blocks == [
+            "MarkdownParagraph",
+            "MarkdownParagraph",
+            "MarkdownBulletList",
+            "MarkdownParagraph",
+        ]
+        shown = [str(block.render()) for block in markdown.query("MarkdownParagraph")]
+        assert shown[0] == "Intro words here." and shown[-1] == "The end."
