@@ -18,6 +18,7 @@ from symphony_tui.board.canvas import BoardCanvas
 from symphony_tui.board.layout import BoardGraph, BoardNode
 from symphony_tui.theme_files import builtin_theme_dir, parse_theme
 from symphony_tui.themes import to_textual
+from tests.tui.helpers import wait_for
 
 PIPELINE = BoardGraph(
     (
@@ -76,7 +77,11 @@ class BoardHost(App[None]):
 
 def select(*keys: str) -> Any:
     async def run_before(pilot: Pilot[Any]) -> None:
+        canvas = pilot.app.query_one(BoardCanvas)
+        # Keys pressed before the canvas has the focus would go nowhere.
+        await wait_for(pilot, lambda: canvas.has_focus)
         await pilot.press(*keys)
+        await wait_for(pilot, lambda: canvas.zoomed_out == ("z" in keys))
         await pilot.pause(0.1)
 
     return run_before

@@ -12,9 +12,11 @@ from typing import Any
 
 import pytest
 from textual.pilot import Pilot
+from textual.widgets import Button, Input, Label
 
 from symphony_tui.app import SymphonyApp
-from symphony_tui.screens.editor_dialogs import QuickOpen
+from symphony_tui.screens.editor_dialogs import ChoiceDialog, QuickOpen
+from symphony_tui.widgets.editor import Editor
 from symphony_tui.widgets.status_bar import StatusBar
 from tests.tui.helpers import wait_for
 
@@ -54,7 +56,7 @@ def app_for(tmp_path: Path) -> SymphonyApp:
     return SymphonyApp(make_workspace(tmp_path), watch_config=False)
 
 
-async def open_shapes(pilot: Pilot[Any]) -> None:
+async def open_shapes(pilot: Pilot[Any]) -> Editor:
     app = pilot.app
     assert isinstance(app, SymphonyApp)
     await wait_for(pilot, lambda: app.screen.query_one(StatusBar).health == "healthy")
@@ -62,9 +64,12 @@ async def open_shapes(pilot: Pilot[Any]) -> None:
     assert screen is not None
     editor = await screen.open_file(screen.workspace / "shapes.py")
     assert editor is not None
-    await pilot.pause(0.1)  # laid out first: moving the cursor scrolls it into view
+    # laid out and focused first: moving the cursor scrolls it into view
+    await wait_for(pilot, lambda: editor.area.size.width > 0 and editor.area.has_focus)
     editor.area.move_cursor((10, 8))
+    await wait_for(pilot, lambda: editor.area.cursor_location == (10, 8))
     await pilot.pause(0.2)
+    return editor
 
 
 @pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "120x40"])
@@ -79,7 +84,12 @@ def test_unsaved_close_prompt(snap_compare: Any, tmp_path: Path, size: tuple[int
         await pilot.press(*"pass ")
         await pilot.pause(0.1)
         await pilot.press("ctrl+w")
-        await pilot.pause(0.3)
+        app = pilot.app
+        await wait_for(
+            pilot,
+            lambda: isinstance(app.screen, ChoiceDialog) and app.screen.query_one(Button).has_focus,
+        )
+        await pilot.pause(0.2)
 
     assert snap_compare(app_for(tmp_path), terminal_size=size, run_before=edit_and_close)
 
@@ -87,9 +97,12 @@ def test_unsaved_close_prompt(snap_compare: Any, tmp_path: Path, size: tuple[int
 @pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "120x40"])
 def test_find_bar(snap_compare: Any, tmp_path: Path, size: tuple[int, int]) -> None:
     async def find(pilot: Pilot[Any]) -> None:
-        await open_shapes(pilot)
+        editor = await open_shapes(pilot)
         await pilot.press("ctrl+r")
+        find_input = editor.find_bar.query_one("#find-input", Input)
+        await wait_for(pilot, lambda: find_input.has_focus)
         await pilot.press(*"point")
+        await wait_for(pilot, lambda: editor.query_text == "point")
         await pilot.pause(0.2)
 
     assert snap_compare(app_for(tmp_path), terminal_size=size, run_before=find)
@@ -105,6 +118,8 @@ def test_quick_open(snap_compare: Any, tmp_path: Path, size: tuple[int, int]) ->
         assert isinstance(dialog, QuickOpen)
         await wait_for(pilot, lambda: dialog.files is not None)
         await pilot.press(*"shp")
-        await pilot.pause(0.3)
+        status = dialog.query_one("#quick-status", Label)
+        await wait_for(pilot, lambda: str(status.render()).startswith("2 of"))
+        await pilot.pause(0.2)
 
     assert snap_compare(app_for(tmp_path), terminal_size=size, run_before=quick_open)

@@ -21,7 +21,7 @@ from engine.extensions.publish import publish
 from symphony_tui.app import SymphonyApp
 from symphony_tui.views.extensions import ExtensionsView, InstallReviewScreen
 from tests.snapshots.test_main_screen import engine_healthy, make_workspace
-from tests.tui.helpers import wait_for
+from tests.tui.helpers import table_measured, wait_for
 
 SIZES = pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "120x40"])
 
@@ -108,15 +108,16 @@ def test_review_dialog(snap_compare: Any, tmp_path: Path, size: tuple[int, int])
         table = view.query_one("#market-table", DataTable)
         # The table measures its columns when idle: under load that could come after the
         # dialog covers it, leaving the columns as wide as their headers in the picture.
+        await wait_for(pilot, lambda: "acme.wordcount" in view.entries and table_measured(table))
+        await pilot.press("i")
+        app = pilot.app
         await wait_for(
             pilot,
             lambda: (
-                "acme.wordcount" in view.entries
-                and table.ordered_columns[0].content_width >= len("acme.wordcount")
+                isinstance(app.screen, InstallReviewScreen)
+                and app.screen.query_one("#review-cancel").has_focus
             ),
         )
-        await pilot.press("i")
-        await wait_for(pilot, lambda: isinstance(pilot.app.screen, InstallReviewScreen))
         await pilot.pause(0.3)
 
     assert snap_compare(app, terminal_size=size, run_before=run)

@@ -16,7 +16,9 @@ from textual.widgets import Input
 
 from symphony_tui.app import SymphonyApp
 from symphony_tui.commands import COMMANDS
+from symphony_tui.screens.health import HealthScreen
 from symphony_tui.screens.help import HelpScreen
+from symphony_tui.widgets.explorer import Explorer
 from symphony_tui.widgets.status_bar import StatusBar
 from tests.tui.helpers import wait_for
 
@@ -36,8 +38,11 @@ def make_workspace(root: Path) -> Path:
 
 
 async def engine_healthy(pilot: Pilot[Any]) -> None:
+    """The engine is up and the explorer has listed the workspace (on a worker thread)."""
     app = pilot.app
     await wait_for(pilot, lambda: app.screen.query_one(StatusBar).health == "healthy")
+    explorers = app.screen.query(Explorer)
+    await wait_for(pilot, lambda: all(len(e.root.children) > 0 for e in explorers))
     await pilot.pause(0.1)
 
 
@@ -83,7 +88,9 @@ def test_health_modal(snap_compare: Any, tmp_path: Path) -> None:
     async def open_health(pilot: Pilot[Any]) -> None:
         await engine_healthy(pilot)
         await pilot.press("f2")
-        await pilot.pause(0.5)
+        app = pilot.app
+        await wait_for(pilot, lambda: isinstance(app.screen, HealthScreen))
+        await pilot.pause(0.3)
 
     assert snap_compare(app, terminal_size=(120, 40), run_before=open_health)
 

@@ -13,7 +13,7 @@ import pytest
 from textual.widgets import DataTable
 
 from symphony_tui.app import SymphonyApp
-from tests.tui.helpers import wait_for
+from tests.tui.helpers import table_measured, wait_for
 from tests.tui.test_motif_view import open_panel, results_workspace
 
 if TYPE_CHECKING:
@@ -38,6 +38,8 @@ def test_dashboard(snap_compare: Any, tmp_path: Path, size: tuple[int, int]) -> 
     async def show(pilot: Pilot[Any]) -> None:
         view = await open_panel(pilot, PANEL, "Tests")
         assert not view.error
+        table = view.query_one(DataTable)
+        await wait_for(pilot, lambda: table_measured(table))
         await pilot.pause(0.3)
 
     assert snap_compare(dashboard_app(tmp_path), terminal_size=size, run_before=show)
@@ -47,7 +49,9 @@ def test_dashboard_failure_selected(snap_compare: Any, tmp_path: Path) -> None:
     async def select_failure(pilot: Pilot[Any]) -> None:
         view = await open_panel(pilot, PANEL, "Tests")
         table = view.query_one(DataTable)
+        await wait_for(pilot, lambda: table_measured(table))
         table.focus()
+        await wait_for(pilot, lambda: table.has_focus)
         await pilot.press("enter")
         await wait_for(
             pilot,

@@ -26,7 +26,7 @@ from typing import Any
 
 import pytest
 from textual.pilot import Pilot
-from textual.widgets import Input
+from textual.widgets import DataTable, Input
 
 from engine.runs.messages import StartRun
 from symphony_tui.app import SymphonyApp
@@ -36,7 +36,7 @@ from symphony_tui.views.conductor import ConductorPanel
 from symphony_tui.views.runs import RunsView, duration
 from symphony_tui.widgets.status_bar import StatusBar
 from tests.snapshots.test_board_canvas import fifty_steps
-from tests.tui.helpers import wait_for
+from tests.tui.helpers import table_measured, wait_for
 
 SIZES = pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "120x40"])
 
@@ -239,9 +239,12 @@ def test_board_fifty_steps(snap_compare: Any, tmp_path: Path, zoom: bool) -> Non
     async def run_before(pilot: Pilot[Any]) -> None:
         board = await open_board(pilot)
         assert board.melody is not None and len(board.melody.steps) == 50
+        first = board.canvas.selected
         await pilot.press("right")
+        await wait_for(pilot, lambda: board.canvas.selected != first)
         if zoom:
             await pilot.press("z")
+        await wait_for(pilot, lambda: board.canvas.zoomed_out == zoom)
         await settle(pilot)
 
     assert snap_compare(app, terminal_size=(120, 40), run_before=run_before)
@@ -291,6 +294,8 @@ def test_runs_view(snap_compare: Any, tmp_path: Path, size: tuple[int, int]) -> 
         view.clock = lambda: NOW
         await pilot.press("f5")
         await wait_for(pilot, lambda: view.runs[0].created == NOW - 45.0)
+        table = view.query_one(DataTable)
+        await wait_for(pilot, lambda: table_measured(table))
         await settle(pilot)
 
     assert snap_compare(app, terminal_size=size, run_before=run_before)

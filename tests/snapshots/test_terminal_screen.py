@@ -96,7 +96,15 @@ def test_terminal_panel(snap_compare: Any, tmp_path: Path, monkeypatch: pytest.M
         await wait_for(pilot, lambda: screen.panel_terminal is not None)
         shell = screen.panel_terminal
         assert shell is not None
-        await wait_for(pilot, lambda: shell.snapshot is not None)
+        # Typed before the shell prints its prompt, the echo would come first.
+        await wait_for(
+            pilot,
+            lambda: (
+                shell.has_focus
+                and shell.snapshot is not None
+                and "$" in "\n".join(shell.snapshot.text())
+            ),
+        )
         await pilot.press(*"echo panel", "enter")
         await shows(pilot, shell, "$ echo panel\npanel\n$")
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from textual.command import CommandPalette
 from textual.widgets import TabbedContent
 
 from symphony_tui.app import SymphonyApp
@@ -12,7 +11,7 @@ from symphony_tui.screens.health import HealthScreen
 from symphony_tui.widgets.editor import Editor
 from symphony_tui.widgets.explorer import Explorer
 from symphony_tui.widgets.status_bar import StatusBar
-from tests.tui.helpers import wait_for
+from tests.tui.helpers import palette_choose, wait_for
 
 
 def tree_labels(app: SymphonyApp) -> list[str]:
@@ -43,10 +42,7 @@ async def test_palette_lists_symphony_commands_and_runs_engine_health(workspace:
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_for(pilot, lambda: app.screen.query_one(StatusBar).health == "healthy")
         await pilot.press("ctrl+p")
-        await wait_for(pilot, lambda: isinstance(app.screen, CommandPalette))
-        await pilot.press(*"engine health")
-        await pilot.pause(0.3)
-        await pilot.press("enter")
+        await palette_choose(pilot, "engine health")
         await wait_for(pilot, lambda: isinstance(app.screen, HealthScreen))
         assert isinstance(app.screen, HealthScreen)
         names = [c.name for c in app.screen.report.components]
@@ -82,8 +78,8 @@ async def test_ctrl_b_toggles_the_sidebar(workspace: Path) -> None:
         await pilot.pause()
         assert not sidebar.display
         await pilot.press("ctrl+e")
-        await pilot.pause()
-        assert sidebar.display and app.focused is app.screen.query_one(Explorer)
+        explorer = app.screen.query_one(Explorer)
+        await wait_for(pilot, lambda: sidebar.display and app.focused is explorer)
 
 
 async def test_switching_theme_applies_and_is_saved_to_user_config(
@@ -94,10 +90,7 @@ async def test_switching_theme_applies_and_is_saved_to_user_config(
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_for(pilot, lambda: app.screen.query_one(StatusBar).health == "healthy")
         await pilot.press("ctrl+t")
-        await wait_for(pilot, lambda: isinstance(app.screen, CommandPalette))
-        await pilot.press(*"symphony-light")
-        await pilot.pause(0.3)
-        await pilot.press("enter")
+        await palette_choose(pilot, "symphony-light")
         await wait_for(pilot, lambda: app.theme == "symphony-light")
         await wait_for(
             pilot, lambda: user_cfg.exists() and "symphony-light" in user_cfg.read_text()

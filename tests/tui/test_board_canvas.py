@@ -10,6 +10,7 @@ from symphony_tui.board.canvas import SPINNER, BoardCanvas
 from symphony_tui.board.layout import BoardGraph, BoardNode
 from symphony_tui.theme_files import builtin_theme_dir, parse_theme
 from symphony_tui.themes import to_textual
+from tests.tui.helpers import wait_for
 
 #: a -> (b, c) -> d, plus e hanging off a.
 GRAPH = BoardGraph(
@@ -134,12 +135,14 @@ async def test_a_running_step_spins_only_while_it_runs() -> None:
         canvas.set_state("c", "running")
         await pilot.pause()
         assert canvas.spinning
-        seen = set()
-        for _ in range(8):
+        seen: set[str] = set()
+
+        def turned() -> bool:
             text = screen_text(app)
             seen.update(ch for ch in SPINNER if f"{ch} c" in text)
-            await pilot.pause(0.1)
-        assert len(seen) >= 2  # the glyph turned
+            return len(seen) >= 2
+
+        await wait_for(pilot, turned, timeout=5)  # the glyph turns
         canvas.set_state("c", "completed")
         await pilot.pause()
         assert not canvas.spinning

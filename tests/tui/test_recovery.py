@@ -163,8 +163,8 @@ async def test_layout_is_restored(workspace: Path) -> None:
         assert not screen.query_one("#sidebar").display
         assert (screen.sidebar_columns, screen.panel_rows) == (40, 12)
         await pilot.press("ctrl+b")
-        await pilot.pause()
-        assert screen.query_one("#sidebar").outer_size.width == 40
+        sidebar = screen.query_one("#sidebar")
+        await wait_for(pilot, lambda: sidebar.outer_size.width == 40)
         tabs = screen.query_one("#main-tabs", TabbedContent)
         assert screen.active_editor is screen.editors[0]
         assert tabs.active.startswith("tab-file-")

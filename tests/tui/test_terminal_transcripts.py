@@ -68,7 +68,13 @@ async def test_a_program_that_ends_is_kept_with_its_exit_status_and_quitting_kee
         await wait_for(pilot, lambda: "exit status 3" in rendered(first) or not first.alive)
         await wait_for(pilot, lambda: len(transcripts(workspace)) == 1)
         await pilot.press("ctrl+n")  # the ended terminal no longer takes keys
-        await wait_for(pilot, lambda: len(app.screen.query(Terminal)) == 2)
+        await wait_for(
+            pilot,
+            lambda: (
+                len(app.screen.query(Terminal)) == 2
+                and app.focused is app.screen.query(Terminal).last()
+            ),
+        )
         second = app.focused
         assert isinstance(second, Terminal)
         await wait_for(pilot, lambda: "$" in rendered(second))

@@ -21,7 +21,7 @@ from engine.terminal import Modes, Style
 from symphony_tui.app import SymphonyApp
 from symphony_tui.screens.main import MainScreen
 from symphony_tui.widgets.terminal import Terminal
-from tests.tui.helpers import wait_for
+from tests.tui.helpers import palette_choose, wait_for
 
 pytestmark = pytest.mark.usefixtures("plain_shell")
 
@@ -53,7 +53,14 @@ async def open_terminal(pilot: Pilot[Any], app: SymphonyApp) -> Terminal:
     if isinstance(app.focused, Terminal):
         await pilot.press("ctrl+g")  # inside a terminal, ctrl+n is the shell's
     await pilot.press("ctrl+n")
-    await wait_for(pilot, lambda: len(app.screen.query(Terminal)) > before)
+    # The new terminal is in the DOM before it has the focus.
+    await wait_for(
+        pilot,
+        lambda: (
+            len(app.screen.query(Terminal)) > before
+            and app.focused is app.screen.query(Terminal).last()
+        ),
+    )
     terminal = app.focused
     assert isinstance(terminal, Terminal)
     await wait_for(pilot, lambda: "$" in rendered(terminal))
@@ -249,7 +256,11 @@ async def test_scrolled_back_view_stays_put_while_output_continues(workspace: Pa
         await pilot.pause()
         shown, offset = rendered(terminal)[1:], terminal.scrollback_offset
         await wait_for(pilot, lambda: "1010" in emulated(terminal))
-        await pilot.pause(0.1)
+        # The widget catches up with the emulator when it handles the I/O thread's message.
+        await wait_for(
+            pilot,
+            lambda: terminal.snapshot is not None and "1010" in "\n".join(terminal.snapshot.text()),
+        )
         assert rendered(terminal)[1:] == shown
         assert terminal.scrollback_offset == offset + 10
 
@@ -341,10 +352,7 @@ async def test_palette_opens_a_terminal(workspace: Path) -> None:
     app = make_app(workspace)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("ctrl+p")
-        await pilot.pause(0.2)
-        await pilot.press(*"new terminal")
-        await pilot.pause(0.3)
-        await pilot.press("enter")
+        await palette_choose(pilot, "new terminal")
         await wait_for(pilot, lambda: bool(app.screen.query(Terminal)))
         terminal = app.screen.query_one(Terminal)
         await wait_for(pilot, lambda: "$" in rendered(terminal))
