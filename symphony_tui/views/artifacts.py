@@ -492,9 +492,7 @@ class ArtifactsView(Vertical):
             self.table.focus()
             return
         self.add_class("-lineage")
-        # The tree is shown once the new class is styled, on the next refresh; a hidden widget
-        # refuses the focus, so focusing it now would depend on which comes first.
-        self.call_after_refresh(self.lineage_tree.focus)
+        self.lineage_tree.focus()
         if self.current is not None:
             self._fetch_lineage(self.current)
 
