@@ -127,19 +127,21 @@ async def test_bad_theme_file_is_reported_and_skipped(workspace: Path) -> None:
     (themes / "mine.toml").write_text('[theme]\nname = "mine"\n[colors]\nprimary = "#123456"\n')
     app = SymphonyApp(workspace)
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.pause(0.2)
+
+        def reported() -> bool:
+            messages = [n.message for n in app._notifications]
+            return any("bad.toml" in m and "not valid TOML" in m for m in messages)
+
+        await wait_for(pilot, reported)
         assert "mine" in app.available_themes
         assert "bad" not in app.available_themes
-        messages = [n.message for n in app._notifications]
-        assert any("bad.toml" in m and "not valid TOML" in m for m in messages)
 
 
 async def test_unknown_configured_theme_falls_back_with_a_warning(workspace: Path) -> None:
     app = SymphonyApp(workspace, overrides=["ide.theme=no-such-theme"])
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.pause(0.2)
+        await wait_for(pilot, lambda: any("no-such-theme" in n.message for n in app._notifications))
         assert app.theme == "symphony-dark"
-        assert any("no-such-theme" in n.message for n in app._notifications)
 
 
 async def test_ctrl_q_quits_with_exit_code_0(workspace: Path) -> None:

@@ -184,8 +184,7 @@ async def test_ctrl_g_leaves_the_terminal(workspace: Path) -> None:
     async with app.run_test(size=SIZE) as pilot:
         terminal = await open_terminal(pilot, app)
         await pilot.press("ctrl+g")
-        await pilot.pause(0.1)
-        assert app.focused is not None and app.focused is not terminal
+        await wait_for(pilot, lambda: app.focused is not None and app.focused is not terminal)
         await pilot.press("x", "y")
         await pilot.pause(0.3)
         assert rendered(terminal)[0] == "$"  # the keys went elsewhere
@@ -226,15 +225,13 @@ async def test_scrollback_with_keys_and_wheel_then_typing_returns_to_the_bottom(
         await wait_for(pilot, lambda: "300" in rendered(terminal))
         live = rendered(terminal)
         await pilot.press("shift+pageup")
-        await pilot.pause()
         page = terminal.size.height - 1
-        assert terminal.scrollback_offset == page
+        await wait_for(pilot, lambda: terminal.scrollback_offset == page)
         history = terminal.snapshot.scrollback_len if terminal.snapshot else 0
         assert rendered(terminal)[0].endswith(f"[{page}/{history}]")
         assert rendered(terminal)[-1] == live[-1 - page]
         terminal.post_message(events.MouseScrollUp(terminal, 1, 1, 0, -1, 0, False, False, False))
-        await pilot.pause(0.1)
-        assert terminal.scrollback_offset == page + 3
+        await wait_for(pilot, lambda: terminal.scrollback_offset == page + 3)
         assert emulated(terminal) == live  # the program's screen did not move
         await pilot.press("shift+pagedown")
         await pilot.pause()
