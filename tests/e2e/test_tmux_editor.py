@@ -43,8 +43,8 @@ def test_quick_open_edit_save_and_quit_prompt(tmux: Tmux, workspace: Path, tmp_p
     wait_until(lambda: path.read_text().startswith("# edited\ndef add"))
     assert path.read_text() == "# edited\ndef add(a, b):\n    return a + b\n"
     assert path.stat().st_mode & 0o777 == 0o750
-    screen = tmux.wait_for("saved calculator.py")
-    assert "● calculator.py" not in screen
+    tmux.wait_for("saved calculator.py")
+    wait_until(lambda: "● calculator.py" not in tmux.screen())
     # Unsaved again: quitting asks; Cancel keeps Symphony running, Discard quits.
     tmux.run("send-keys", "-t", "e2e", "-l", "x")
     tmux.wait_for("● calculator.py")

@@ -66,6 +66,8 @@ def test_sighup_keeps_unsaved_buffer_and_restore_brings_it_back(
     assert "1 unsaved buffer from a previous session" in screen
     assert "calculator.py" in screen
     tmux.keys("Enter")  # Restore is the default button
-    screen = tmux.wait_for("# recovered editdef add(a, b):")
-    assert "● calculator.py" in screen
+    tmux.wait_for("# recovered editdef add(a, b):")
+    # The tab is marked unsaved once the restored text is in (a frame later under load).
+    screen = tmux.wait_for("● calculator.py")
+    assert "# recovered editdef add(a, b):" in screen
     assert path.read_text() == original
