@@ -20,7 +20,7 @@ from symphony_tui.screens.health import HealthScreen
 from symphony_tui.screens.help import HelpScreen
 from symphony_tui.widgets.explorer import Explorer
 from symphony_tui.widgets.status_bar import StatusBar
-from tests.tui.helpers import wait_for
+from tests.tui.helpers import palette_searching, wait_for
 
 
 def make_workspace(root: Path) -> Path:
@@ -61,11 +61,9 @@ def palette_settled(app: Any) -> bool:
     if not isinstance(palette, CommandPalette):
         return False
     expected = len(COMMANDS) + len(list(app.get_system_commands(app.screen_stack[-2])))
-    searching = any(
-        worker.is_running and worker.group == CommandPalette._GATHER_COMMANDS_GROUP
-        for worker in palette.workers
+    return (
+        not palette_searching(palette) and palette.query_one(CommandList).option_count == expected
     )
-    return not searching and palette.query_one(CommandList).option_count == expected
 
 
 def test_command_palette(snap_compare: Any, tmp_path: Path) -> None:
